@@ -1,0 +1,137 @@
+"""The ClickHouse adapter: one client per process, for chDB (`chdb:///path`) or a server
+(`http(s)://host:8123`), behind a small synchronous facade.
+
+Every statement goes through `ClickHouse` with its values as bound parameters; SQL text is
+never built from values. Calls block, so async code runs them with `asyncio.to_thread`
+(chDB releases the GIL while a query runs). Timestamps come back as aware UTC datetimes.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlparse
+
+import clickhouse_connect
+from clickhouse_connect.driver._backend.chdb_backend import ChdbBackend
+from clickhouse_connect.driver.client import Client
+
+Params = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Stats:
+    """What ClickHouse reports about one statement."""
+
+    read_rows: int = 0
+    written_rows: int = 0
+
+    @classmethod
+    def of(cls, summary: dict[str, Any]) -> Stats:
+        return cls(int(summary.get("read_rows") or 0), int(summary.get("written_rows") or 0))
+
+
+class _ChdbBackendWithStorageStats(ChdbBackend):
+    """chDB reports the rows an INSERT … SELECT read as `storage_rows_read`, which the
+    stock backend does not surface; the refresh records rows read per run from it."""
+
+    @staticmethod
+    def _summary(result: Any) -> dict[str, Any]:
+        try:
+            read = max(result.rows_read(), result.storage_rows_read())
+            return {"read_rows": str(read), "written_rows": str(result.rows_written())}
+        except Exception:  # a result without statistics is still a result
+            return {}
+
+
+def _aware(value: Any) -> Any:
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def _aware_row(row: Sequence[Any]) -> tuple[Any, ...]:
+    return tuple(_aware(value) for value in row)
+
+
+class ClickHouse:
+    """A database-scoped facade over a clickhouse-connect client."""
+
+    def __init__(self, client: Client, database: str, cluster: str | None = None) -> None:
+        self.client = client
+        self.database = database
+        self.cluster = cluster
+        # clickhouse-connect clients hold one session; statements on one client run one
+        # at a time, so threads share it through this lock.
+        self._lock = threading.RLock()
+
+    def rows(self, sql: str, params: Params | None = None) -> list[tuple[Any, ...]]:
+        with self._lock:
+            result = self.client.query(sql, parameters=params or {})
+        return [_aware_row(row) for row in result.result_rows]
+
+    def dicts(self, sql: str, params: Params | None = None) -> list[dict[str, Any]]:
+        with self._lock:
+            result = self.client.query(sql, parameters=params or {})
+        names = result.column_names
+        return [dict(zip(names, _aware_row(row), strict=True)) for row in result.result_rows]
+
+    def one(self, sql: str, params: Params | None = None) -> dict[str, Any] | None:
+        found = self.dicts(sql, params)
+        return found[0] if found else None
+
+    def scalar(self, sql: str, params: Params | None = None) -> Any:
+        found = self.rows(sql, params)
+        return found[0][0] if found else None
+
+    def command(self, sql: str, params: Params | None = None) -> Stats:
+        with self._lock:
+            summary = self.client.command(sql, parameters=params or {})
+        return Stats.of(getattr(summary, "summary", {}) or {})
+
+    def insert(self, table: str, rows: Sequence[Sequence[Any]], columns: Sequence[str]) -> None:
+        if not rows:
+            return
+        with self._lock:
+            self.client.insert(table, rows, column_names=list(columns))
+
+    def stream(self, sql: str, params: Params | None = None, fmt: str = "CSV") -> Iterator[bytes]:
+        """Yield the result in `fmt`, block by block, holding no more than a block."""
+        with self._lock:
+            source = self.client.raw_stream(sql, parameters=params or {}, fmt=fmt)
+            try:
+                while chunk := source.read(1 << 16):
+                    yield chunk
+            finally:
+                close = getattr(source, "close", None)
+                if close is not None:
+                    close()
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _client(dsn: str, database: str | None) -> Client:
+    client = clickhouse_connect.get_client(dsn=dsn, database=database)
+    backend = getattr(client, "_backend", None)
+    if type(backend) is ChdbBackend:
+        backend.__class__ = _ChdbBackendWithStorageStats
+    return client
+
+
+def connect(dsn: str, database: str, cluster: str | None = None) -> ClickHouse:
+    """Open the process's ClickHouse, creating `database` if it does not exist yet."""
+    scheme = urlparse(dsn).scheme
+    if scheme not in ("chdb", "http", "https"):
+        raise ValueError(f"unsupported ClickHouse URL {dsn!r}: use chdb:///path or http(s)://")
+    bootstrap = _client(dsn, None)
+    on_cluster = f" ON CLUSTER `{cluster}`" if cluster else ""
+    bootstrap.command(f"CREATE DATABASE IF NOT EXISTS `{database}`{on_cluster}")
+    if scheme == "chdb":
+        bootstrap.command(f"USE `{database}`")
+        return ClickHouse(bootstrap, database, cluster)
+    bootstrap.close()
+    return ClickHouse(_client(dsn, database), database, cluster)

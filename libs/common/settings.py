@@ -1,0 +1,56 @@
+"""One settings model for every process, read from `GURULU_*` environment variables or a
+`.env` file. The defaults run the embedded setup: chDB and a redis-server under the data dir."""
+
+from __future__ import annotations
+
+import re
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_DATABASE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+_PLACEHOLDERS = {"changeme", "change-me", "secret", "admin", "password", ""}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GURULU_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Path(".gurulu")
+    clickhouse_url: str | None = None
+    clickhouse_database: str = "gurulu"
+    clickhouse_cluster: str | None = None
+    redis_url: str | None = None
+    admin_token: SecretStr | None = None
+    tick_interval_seconds: int = Field(default=3600, ge=1, le=7 * 86400)
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8080, ge=0, le=65535)
+
+    @field_validator("clickhouse_database")
+    @classmethod
+    def _database(cls, value: str) -> str:
+        if not _DATABASE_NAME.match(value):
+            raise ValueError("must be letters, digits and underscores, starting with a letter")
+        return value
+
+    @field_validator("admin_token")
+    @classmethod
+    def _admin_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            secret = value.get_secret_value()
+            if secret.lower() in _PLACEHOLDERS or len(secret) < 16:
+                raise ValueError("must be a real secret of at least 16 characters")
+        return value
+
+    @cached_property
+    def data_path(self) -> Path:
+        return self.data_dir.expanduser().resolve()
+
+    @property
+    def clickhouse_dsn(self) -> str:
+        return self.clickhouse_url or f"chdb://{self.data_path / 'clickhouse'}"
+
+    @property
+    def embedded_redis(self) -> bool:
+        return self.redis_url is None

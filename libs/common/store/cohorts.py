@@ -1,0 +1,107 @@
+"""Cohorts: a named definition and the static count taken when it was saved."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+from gurulu.common.clickhouse import ClickHouse
+from gurulu.common.ids import is_id
+from gurulu.common.rules.compiler import CompileError, Resolver
+from gurulu.common.rules.model import Definition
+from gurulu.common.store.versions import next_version
+
+
+@dataclass(frozen=True)
+class Cohort:
+    workspace_id: str
+    cohort_id: str
+    name: str
+    definition: Definition
+    count: int
+    computed_at: datetime
+    created_at: datetime
+    updated_at: datetime
+
+
+_COLUMNS = (
+    "workspace_id",
+    "cohort_id",
+    "name",
+    "definition",
+    "count",
+    "computed_at",
+    "created_at",
+    "updated_at",
+    "version",
+    "is_deleted",
+)
+_SELECT = (
+    "SELECT workspace_id, cohort_id, name, definition, count, computed_at, created_at,"
+    " updated_at FROM cohorts FINAL WHERE workspace_id = {ws:String}"
+)
+
+
+def _row(cohort: Cohort, deleted: bool) -> tuple:
+    values = asdict(cohort) | {"definition": cohort.definition.model_dump_json()}
+    return (*(values[c] for c in _COLUMNS[:8]), next_version(), int(deleted))
+
+
+def _cohort(row: dict) -> Cohort:
+    return Cohort(**(row | {"definition": Definition.model_validate_json(row["definition"])}))
+
+
+def save(db: ClickHouse, cohort: Cohort) -> None:
+    db.insert("cohorts", [_row(cohort, False)], _COLUMNS)
+
+
+def delete(db: ClickHouse, cohort: Cohort) -> None:
+    db.insert("cohorts", [_row(cohort, True)], _COLUMNS)
+
+
+def get(db: ClickHouse, workspace_id: str, cohort_id: str) -> Cohort | None:
+    row = db.one(_SELECT + " AND cohort_id = {id:String}", {"ws": workspace_id, "id": cohort_id})
+    return _cohort(row) if row else None
+
+
+def by_name(db: ClickHouse, workspace_id: str, name: str) -> Cohort | None:
+    row = db.one(
+        _SELECT + " AND name = {name:String} ORDER BY created_at LIMIT 1",
+        {"ws": workspace_id, "name": name},
+    )
+    return _cohort(row) if row else None
+
+
+def find(db: ClickHouse, workspace_id: str, id_or_name: str) -> Cohort | None:
+    """By id when it looks like one, else by name (names are unique in a workspace)."""
+    if is_id(id_or_name, "coh"):
+        found = get(db, workspace_id, id_or_name)
+        if found:
+            return found
+    return by_name(db, workspace_id, id_or_name)
+
+
+def list_all(db: ClickHouse, workspace_id: str) -> list[Cohort]:
+    rows = db.dicts(_SELECT + " ORDER BY created_at DESC", {"ws": workspace_id})
+    return [_cohort(row) for row in rows]
+
+
+def referencing(db: ClickHouse, workspace_id: str, cohort_id: str) -> list[str]:
+    """Names of the cohorts whose rules refer to `cohort_id`."""
+    return [
+        c.name
+        for c in list_all(db, workspace_id)
+        if any(ref.cohort_id == cohort_id for ref in c.definition.cohort_refs())
+    ]
+
+
+def resolver(db: ClickHouse, workspace_id: str) -> Resolver:
+    """Current definitions of referenced cohorts, by id, within the workspace."""
+
+    def resolve(cohort_id: str) -> Definition:
+        found = get(db, workspace_id, cohort_id)
+        if found is None:
+            raise CompileError(f"cohort {cohort_id!r} does not exist")
+        return found.definition
+
+    return resolve

@@ -1,0 +1,96 @@
+"""Events and people: what rules are evaluated over.
+
+Events are appended; the `events_to_people` materialised view adds everyone who did
+something to `people` in the same insert. Person properties are one row per (person, key),
+so that merging new properties into a person is a plain insert: the latest version of
+each key wins, and a null removes it. No read-modify-write, so concurrent upserts of one
+person cannot lose each other's keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+from gurulu.common.clickhouse import ClickHouse
+from gurulu.common.clock import utcnow
+from gurulu.common.store.versions import next_version
+
+
+@dataclass(frozen=True)
+class Event:
+    event: str
+    person_id: str
+    timestamp: datetime
+    properties: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Person:
+    person_id: str
+    properties: Mapping[str, Any]
+
+
+def as_text(value: Any) -> str:
+    """How a property value is stored: text as is, numbers and booleans as JSON spells
+    them (so `amount > 100` can compare them numerically), objects and lists as JSON."""
+    if isinstance(value, str):
+        return value
+    return orjson.dumps(value).decode()
+
+
+def insert_events(db: ClickHouse, workspace_id: str, events: Sequence[Event]) -> int:
+    rows = [
+        (
+            workspace_id,
+            e.event,
+            e.person_id,
+            e.timestamp,
+            {k: as_text(v) for k, v in e.properties.items() if v is not None},
+        )
+        for e in events
+    ]
+    db.insert(
+        "events", rows, ("workspace_id", "event", "person_id", "timestamp", "properties")
+    )
+    return len(rows)
+
+
+def upsert_persons(db: ClickHouse, workspace_id: str, persons: Sequence[Person]) -> int:
+    now = utcnow()
+    properties = [
+        (workspace_id, p.person_id, key, "" if value is None else as_text(value), now,
+         next_version(), int(value is None))
+        for p in persons
+        for key, value in p.properties.items()
+    ]
+    db.insert(
+        "people", [(workspace_id, p.person_id) for p in persons], ("workspace_id", "person_id")
+    )
+    db.insert(
+        "person_properties",
+        properties,
+        ("workspace_id", "person_id", "key", "value", "updated_at", "version", "is_deleted"),
+    )
+    return len(persons)
+
+
+def properties_of(
+    db: ClickHouse, workspace_id: str, person_ids: Iterable[str], keys: Sequence[str]
+) -> dict[str, dict[str, str]]:
+    """The current values of `keys` for a handful of people (a page, not a member list)."""
+    rows = db.rows(
+        "SELECT person_id, key, argMax(value, version), argMax(is_deleted, version)"
+        " FROM person_properties WHERE workspace_id = {ws:String}"
+        " AND key IN {keys:Array(String)} AND person_id IN {ids:Array(String)}"
+        " GROUP BY person_id, key",
+        {"ws": workspace_id, "keys": list(keys), "ids": list(person_ids)},
+    )
+    found: dict[str, dict[str, str]] = {}
+    for person_id, key, value, deleted in rows:
+        if not deleted:
+            found.setdefault(person_id, {})[key] = value
+    return found

@@ -1,0 +1,110 @@
+"""Refresh runs: the durable record of every refresh asked for and what it did.
+
+A run is written before its message is sent, and each step of the refresh writes a new
+version of it; so ClickHouse, not the message stream, says which refreshes are owed. The
+`staged` flag and `attempt` name the delta a run committed to (see the evaluator).
+"""
+
+from __future__ import annotations
+
+from dataclasses import astuple, dataclass, fields, replace
+from datetime import datetime
+from typing import Literal
+
+from gurulu.common.clickhouse import ClickHouse
+from gurulu.common.store.versions import next_version
+
+Reason = Literal["hourly_tick", "created", "manual", "catch_up"]
+Status = Literal["queued", "running", "succeeded", "failed"]
+
+
+@dataclass(frozen=True)
+class Run:
+    workspace_id: str
+    audience_id: str
+    run_id: str
+    reason: str
+    status: str
+    requested_at: datetime
+    attempt: int = 0
+    staged: bool = False
+    started_at: datetime | None = None
+    evaluated_at: datetime | None = None
+    finished_at: datetime | None = None
+    member_count: int = 0
+    joined_count: int = 0
+    left_count: int = 0
+    rows_read: int = 0
+    definition: str = ""
+    error: str = ""
+
+    @property
+    def done(self) -> bool:
+        return self.status in ("succeeded", "failed")
+
+    def but(self, **changes: object) -> Run:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+_COLUMNS = tuple(f.name for f in fields(Run))
+_SELECT = (
+    f"SELECT {', '.join(_COLUMNS)} FROM refresh_runs FINAL"
+    " WHERE workspace_id = {ws:String} AND audience_id = {aud:String}"
+)
+
+
+def _run(row: dict) -> Run:
+    return Run(**(row | {"staged": bool(row["staged"])}))
+
+
+def save(db: ClickHouse, run: Run) -> None:
+    db.insert("refresh_runs", [(*astuple(run), next_version())], (*_COLUMNS, "version"))
+
+
+def save_many(db: ClickHouse, runs: list[Run]) -> None:
+    db.insert(
+        "refresh_runs", [(*astuple(run), next_version()) for run in runs], (*_COLUMNS, "version")
+    )
+
+
+def get(db: ClickHouse, workspace_id: str, audience_id: str, run_id: str) -> Run | None:
+    row = db.one(
+        _SELECT + " AND run_id = {run:String}",
+        {"ws": workspace_id, "aud": audience_id, "run": run_id},
+    )
+    return _run(row) if row else None
+
+
+def recent(db: ClickHouse, workspace_id: str, audience_id: str, limit: int = 100) -> list[Run]:
+    rows = db.dicts(
+        _SELECT + " ORDER BY run_id DESC LIMIT {limit:UInt32}",
+        {"ws": workspace_id, "aud": audience_id, "limit": limit},
+    )
+    return [_run(row) for row in rows]
+
+
+def latest_succeeded(db: ClickHouse, workspace_id: str, audience_id: str) -> Run | None:
+    row = db.one(
+        _SELECT + " AND status = 'succeeded' ORDER BY evaluated_at DESC, run_id DESC LIMIT 1",
+        {"ws": workspace_id, "aud": audience_id},
+    )
+    return _run(row) if row else None
+
+
+def staged_unfinished(db: ClickHouse, workspace_id: str, audience_id: str) -> list[Run]:
+    """Runs that committed to a delta but did not finish applying it, oldest first."""
+    rows = db.dicts(
+        _SELECT + " AND staged = 1 AND status NOT IN ('succeeded', 'failed')"
+        " ORDER BY evaluated_at, run_id",
+        {"ws": workspace_id, "aud": audience_id},
+    )
+    return [_run(row) for row in rows]
+
+
+def last_evaluated_at(db: ClickHouse, workspace_id: str, audience_id: str) -> datetime | None:
+    value = db.scalar(
+        "SELECT max(evaluated_at) FROM refresh_runs FINAL WHERE workspace_id = {ws:String}"
+        " AND audience_id = {aud:String} AND staged = 1",
+        {"ws": workspace_id, "aud": audience_id},
+    )
+    return value

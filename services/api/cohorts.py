@@ -1,0 +1,148 @@
+"""Cohort use cases: define, preview, redefine and delete.
+
+A cohort is a static count: it is evaluated once when it is saved (or redefined), and the
+count and `computed_at` are kept with it. Rules arrive as text or JSON and are validated
+into one definition; `cohort:` references are resolved to ids within the workspace, so a
+renamed cohort stays referenced, and a definition that would refer to itself is refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from gurulu.common import evaluate
+from gurulu.common.clickhouse import ClickHouse
+from gurulu.common.clock import utcnow
+from gurulu.common.errors import Conflict, InvalidRequest, NotFound
+from gurulu.common.ids import new_id
+from gurulu.common.rules.compiler import CompileError
+from gurulu.common.rules.errors import RuleError
+from gurulu.common.rules.model import MAX_NAME_LENGTH, CohortRule, Definition
+from gurulu.common.rules.parser import parse_definition
+from gurulu.common.store import audiences, cohorts
+from gurulu.common.store.cohorts import Cohort
+
+Clock = Callable[[], datetime]
+RawRules = list[Any]
+
+
+def define(
+    db: ClickHouse,
+    workspace_id: str,
+    name: str,
+    rules: RawRules,
+    match: str = "all",
+    clock: Clock = utcnow,
+) -> Cohort:
+    name = _valid_name(name)
+    if cohorts.by_name(db, workspace_id, name) is not None:
+        raise Conflict(f"a cohort named {name!r} already exists", field="name")
+    definition = _definition(db, workspace_id, rules, match)
+    now = clock()
+    count = _count(db, workspace_id, definition, now)
+    cohort = Cohort(workspace_id, new_id("coh"), name, definition, count, now, now, now)
+    cohorts.save(db, cohort)
+    return cohort
+
+
+def preview(
+    db: ClickHouse, workspace_id: str, rules: RawRules, match: str = "all", clock: Clock = utcnow
+) -> tuple[int, list[str]]:
+    definition = _definition(db, workspace_id, rules, match)
+    now = clock()
+    count = _count(db, workspace_id, definition, now)
+    return count, evaluate.sample(db, workspace_id, definition, now)
+
+
+def redefine(
+    db: ClickHouse,
+    workspace_id: str,
+    cohort_id: str,
+    name: str | None = None,
+    rules: RawRules | None = None,
+    match: str | None = None,
+    clock: Clock = utcnow,
+) -> Cohort:
+    cohort = get(db, workspace_id, cohort_id)
+    if name is not None and name != cohort.name:
+        name = _valid_name(name)
+        if cohorts.by_name(db, workspace_id, name) is not None:
+            raise Conflict(f"a cohort named {name!r} already exists", field="name")
+        cohort = replace(cohort, name=name)
+    if rules is not None or match is not None:
+        raw = rules if rules is not None else [r.model_dump() for r in cohort.definition.rules]
+        definition = _definition(db, workspace_id, raw, match or cohort.definition.match)
+        now = clock()
+        count = _count(db, workspace_id, definition, now, cohort.cohort_id)
+        cohort = replace(cohort, definition=definition, count=count, computed_at=now)
+    cohort = replace(cohort, updated_at=clock())
+    cohorts.save(db, cohort)
+    return cohort
+
+
+def remove(db: ClickHouse, workspace_id: str, cohort_id: str) -> None:
+    cohort = get(db, workspace_id, cohort_id)
+    used_by = [a.name for a in audiences.using_cohort(db, workspace_id, cohort.cohort_id)]
+    if used_by:
+        raise Conflict(f"cohort {cohort.name!r} is the source of audiences", audiences=used_by)
+    referenced_by = cohorts.referencing(db, workspace_id, cohort.cohort_id)
+    if referenced_by:
+        raise Conflict(f"cohort {cohort.name!r} is used by other cohorts", cohorts=referenced_by)
+    cohorts.delete(db, cohort)
+
+
+def get(db: ClickHouse, workspace_id: str, id_or_name: str) -> Cohort:
+    cohort = cohorts.find(db, workspace_id, id_or_name)
+    if cohort is None:
+        raise NotFound(f"no cohort {id_or_name!r} in this workspace")
+    return cohort
+
+
+def _valid_name(name: str) -> str:
+    name = name.strip() if isinstance(name, str) else ""
+    if not name:
+        raise InvalidRequest("a cohort needs a name", field="name")
+    if len(name) > MAX_NAME_LENGTH or any(ch in name for ch in "\x00\r\n"):
+        raise InvalidRequest(
+            f"a cohort name is one line of at most {MAX_NAME_LENGTH} characters", field="name"
+        )
+    return name
+
+
+def _definition(db: ClickHouse, workspace_id: str, rules: RawRules, match: str) -> Definition:
+    try:
+        definition = parse_definition(rules, match)
+    except RuleError as error:
+        raise InvalidRequest(str(error), field="rules", rule_error=error.to_dict()) from error
+    return _resolve_references(db, workspace_id, definition)
+
+
+def _resolve_references(db: ClickHouse, workspace_id: str, definition: Definition) -> Definition:
+    resolved = []
+    for index, rule in enumerate(definition.rules):
+        if isinstance(rule, CohortRule):
+            target = cohorts.find(db, workspace_id, rule.cohort_id or rule.cohort)
+            if target is None:
+                raise InvalidRequest(
+                    f"rule {index + 1}: no cohort {rule.cohort!r} in this workspace",
+                    field=f"rules[{index}]",
+                )
+            rule = rule.model_copy(update={"cohort": target.name, "cohort_id": target.cohort_id})
+        resolved.append(rule)
+    return definition.model_copy(update={"rules": resolved})
+
+
+def _count(
+    db: ClickHouse,
+    workspace_id: str,
+    definition: Definition,
+    at: datetime,
+    cohort_id: str | None = None,
+) -> int:
+    try:
+        return evaluate.count(db, workspace_id, definition, at, cohort_id)
+    except CompileError as error:
+        raise InvalidRequest(str(error), field="rules") from error

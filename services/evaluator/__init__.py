@@ -1,0 +1,1 @@
+"""The evaluator service: stateless consumers that refresh audiences on request."""

@@ -1,0 +1,190 @@
+"""One refresh of an audience, with an exactly-once effect.
+
+A refresh evaluates the source cohort's current definition and turns the audience's
+members into exactly that set. It writes in five steps, and each step can be replayed:
+
+1. the run record says `running`, with a new attempt number and its evaluation time;
+2. the delta is staged in `audience_changes` under (run, attempt) — joined and left, in one
+   `INSERT … SELECT` whose FULL JOIN of the new set and the current members runs inside
+   ClickHouse;
+3. the run record says `staged`, with the counts: from here on this attempt's delta is the
+   run's, whatever happens;
+4. the staged rows are written to `audience_members` with the run's version (joins as rows,
+   leaves as tombstones); writing them again changes nothing;
+5. the run record says `succeeded`.
+
+A crash before 3 leaves rows nobody reads, and the next attempt stages afresh. A crash after
+3 is finished by replaying 4 and 5 — by the same run, or by the next run of the audience,
+which first completes any staged run it finds, so deltas are applied in order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from gurulu.common.clickhouse import ClickHouse
+from gurulu.common.clock import utcnow
+from gurulu.common.errors import NotFound
+from gurulu.common.evaluate import query_for
+from gurulu.common.rules.compiler import CompileError
+from gurulu.common.store import audiences, cohorts, runs
+from gurulu.common.store.runs import Run
+
+Checkpoint = Callable[[str], None]
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+Clock = Callable[[], datetime]
+
+_STAGE = """
+INSERT INTO audience_changes (workspace_id, audience_id, run_id, attempt, person_id, change, at)
+SELECT {r_ws:String}, {r_aud:String}, {r_run:String}, {r_attempt:UInt32}, person_id,
+       if(fresh.member = 1, 'joined', 'left'), {r_at:DateTime64(6, 'UTC')}
+FROM (SELECT person_id, toUInt8(1) AS member FROM (__COHORT__)) AS fresh
+FULL OUTER JOIN (
+    SELECT person_id, toUInt8(1) AS member FROM audience_members FINAL
+    WHERE workspace_id = {r_ws:String} AND audience_id = {r_aud:String}
+) AS current USING (person_id)
+WHERE fresh.member != current.member
+SETTINGS join_use_nulls = 0
+"""
+
+_COUNTS = """
+SELECT countIf(change = 'joined'), countIf(change = 'left') FROM audience_changes FINAL
+WHERE workspace_id = {ws:String} AND audience_id = {aud:String}
+  AND run_id = {run:String} AND attempt = {attempt:UInt32}
+"""
+
+_APPLY = """
+INSERT INTO audience_members
+    (workspace_id, audience_id, person_id, joined_at, run_id, version, is_deleted)
+SELECT workspace_id, audience_id, person_id, at, run_id, {version:UInt64}, change = 'left'
+FROM audience_changes FINAL
+WHERE workspace_id = {ws:String} AND audience_id = {aud:String}
+  AND run_id = {run:String} AND attempt = {attempt:UInt32}
+"""
+
+
+class Refusal(Exception):
+    """A refresh that cannot run, whatever is retried (its audience or cohort is gone)."""
+
+
+def _no_checkpoint(step: str) -> None:
+    return None
+
+
+def refresh(
+    db: ClickHouse,
+    workspace_id: str,
+    audience_id: str,
+    run_id: str,
+    *,
+    clock: Clock = utcnow,
+    checkpoint: Checkpoint = _no_checkpoint,
+) -> Run:
+    """Carry out run `run_id` of the audience; return the run as recorded at the end.
+
+    Transient store errors propagate (the caller retries the same run); a refresh that can
+    never succeed is recorded as failed and returned."""
+    run = runs.get(db, workspace_id, audience_id, run_id)
+    if run is None:
+        raise NotFound(f"run {run_id} of audience {audience_id} does not exist")
+    if run.status == "succeeded" or (run.status == "failed" and not run.staged):
+        return run
+    for earlier in runs.staged_unfinished(db, workspace_id, audience_id):
+        if earlier.run_id != run_id:
+            _apply(db, earlier, clock, checkpoint)
+    if not run.staged:
+        try:
+            run = _stage(db, run, clock, checkpoint)
+        except Refusal as refusal:
+            return fail(db, run, str(refusal), clock)
+    return _apply(db, run, clock, checkpoint)
+
+
+def fail(db: ClickHouse, run: Run, error: str, clock: Clock = utcnow) -> Run:
+    """Record that `run` failed. A run that already staged its delta is not failed: its
+    delta is the audience's, and the next refresh completes it."""
+    current = runs.get(db, run.workspace_id, run.audience_id, run.run_id) or run
+    if current.staged or current.status == "succeeded":
+        return current
+    failed = current.but(status="failed", error=error[:2000], finished_at=clock())
+    runs.save(db, failed)
+    return failed
+
+
+def _stage(db: ClickHouse, run: Run, clock: Clock, checkpoint: Checkpoint) -> Run:
+    audience = audiences.get(db, run.workspace_id, run.audience_id)
+    if audience is None:
+        raise Refusal("the audience was archived before this refresh ran")
+    if audience.status != "active":
+        raise Refusal(f"the audience was {audience.status} before this refresh ran")
+    cohort = cohorts.get(db, run.workspace_id, audience.source_cohort_id)
+    if cohort is None:
+        raise Refusal("the audience's source cohort no longer exists")
+    at = _evaluation_time(db, run, clock)
+    run = run.but(
+        status="running",
+        attempt=run.attempt + 1,
+        started_at=run.started_at or clock(),
+        evaluated_at=at,
+        definition=cohort.definition.model_dump_json(),
+        error="",
+    )
+    runs.save(db, run)
+    checkpoint("running")
+    try:
+        query = query_for(db, run.workspace_id, cohort.definition, at, cohort.cohort_id)
+    except CompileError as error:
+        raise Refusal(str(error)) from error
+    keys = {"r_ws": run.workspace_id, "r_aud": run.audience_id, "r_run": run.run_id}
+    stats = db.command(
+        _STAGE.replace("__COHORT__", query.sql),
+        query.params | keys | {"r_attempt": run.attempt, "r_at": at},
+    )
+    checkpoint("changes")
+    joined, left = db.rows(_COUNTS, _keys(run))[0]
+    previous = runs.latest_succeeded(db, run.workspace_id, run.audience_id)
+    members = (previous.member_count if previous else 0) + joined - left
+    run = run.but(
+        staged=True,
+        joined_count=joined,
+        left_count=left,
+        member_count=members,
+        rows_read=stats.read_rows,
+    )
+    runs.save(db, run)
+    checkpoint("staged")
+    return run
+
+
+def _apply(db: ClickHouse, run: Run, clock: Clock, checkpoint: Checkpoint) -> Run:
+    assert run.staged and run.evaluated_at is not None
+    db.command(_APPLY, _keys(run) | {"version": _version(run.evaluated_at)})
+    checkpoint("members")
+    done = run.but(status="succeeded", finished_at=clock(), error="")
+    runs.save(db, done)
+    checkpoint("succeeded")
+    return done
+
+
+def _evaluation_time(db: ClickHouse, run: Run, clock: Clock) -> datetime:
+    """Now, but strictly after the audience's previous evaluation: member versions derive
+    from it, so a later run must always win."""
+    at = clock()
+    last = runs.last_evaluated_at(db, run.workspace_id, run.audience_id)
+    if last is not None and at <= last:
+        at = last + timedelta(microseconds=1)
+    return at
+
+
+def _version(evaluated_at: datetime) -> int:
+    return (evaluated_at - _EPOCH) // timedelta(microseconds=1)
+
+
+def _keys(run: Run) -> dict[str, object]:
+    return {
+        "ws": run.workspace_id,
+        "aud": run.audience_id,
+        "run": run.run_id,
+        "attempt": run.attempt,
+    }

@@ -1,0 +1,1 @@
+"""The snapshotter service: keeps `audience_changes_daily` from refresh results."""

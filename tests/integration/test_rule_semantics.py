@@ -1,0 +1,197 @@
+"""Every form of the rule language, evaluated by ClickHouse over real events and people."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from gurulu.common.clickhouse import ClickHouse
+from tests.support import NOW, ago, cohort, events, matching, persons, workspace
+
+
+@pytest.fixture
+def shop(db: ClickHouse) -> str:
+    """ana carts today and checks out; bob carts 8 days ago; cem buys 3×, 5 days apart;
+    dan only has a person record; eve is anonymous with a login yesterday."""
+    ws = workspace(db)
+    events(
+        db,
+        ws,
+        ("ana", "add_to_cart", ago(hours=2)),
+        ("ana", "checkout_started", ago(hours=1)),
+        ("bob", "add_to_cart", ago(days=8)),
+        ("cem", "purchase", ago(days=1), {"amount": 150, "currency": "USD"}),
+        ("cem", "purchase", ago(days=6), {"amount": 40, "currency": "EUR"}),
+        ("cem", "purchase", ago(days=11), {"amount": "99.5", "currency": "USD"}),
+        ("eve", "login", ago(days=1)),
+    )
+    persons(
+        db,
+        ws,
+        ana={"subscription_status": "active", "company_domain": "acme.com", "age": 34},
+        bob={"subscription_status": "cancelled", "company_domain": "globex.com", "age": "9"},
+        dan={"subscription_status": "active", "email": "dan@example.com"},
+    )
+    return ws
+
+
+def test_event_in_window_matches_people_who_did_it_within_the_window(db, shop):
+    assert matching(db, shop, "event:add_to_cart in last 7d") == {"ana"}
+    assert matching(db, shop, "event:add_to_cart in last 9d") == {"ana", "bob"}
+
+
+def test_rules_are_anded_by_default(db, shop):
+    rules = ("event:add_to_cart in last 7d", "event:checkout_started in last 7d")
+    assert matching(db, shop, *rules) == {"ana"}
+    assert matching(db, shop, "event:add_to_cart in last 9d", "person:age > 20") == {"ana"}
+
+
+def test_match_any_is_an_or(db, shop):
+    rules = ("event:add_to_cart in last 9d", "event:login in last 7d")
+    assert matching(db, shop, *rules, match="any") == {"ana", "bob", "eve"}
+
+
+def test_window_edges_are_inclusive_and_end_at_the_evaluation_time(db):
+    ws = workspace(db)
+    events(
+        db,
+        ws,
+        ("edge", "visit", ago(days=7)),
+        ("outside", "visit", ago(days=7, microseconds=1000)),
+        ("future", "visit", NOW + timedelta(milliseconds=1)),
+        ("now", "visit", NOW),
+    )
+    assert matching(db, ws, "event:visit in last 7d") == {"edge", "now"}
+    assert matching(db, ws, "event:visit") == {"edge", "outside", "now"}
+
+
+def test_every_window_unit_is_understood(db):
+    ws = workspace(db)
+    events(db, ws, ("m", "x", ago(minutes=10)), ("h", "x", ago(hours=5)), ("d", "x", ago(days=3)))
+    events(db, ws, ("w", "x", ago(days=12)))
+    assert matching(db, ws, "event:x in last 15m") == {"m"}
+    assert matching(db, ws, "event:x in last 6h") == {"m", "h"}
+    assert matching(db, ws, "event:x in last 4d") == {"m", "h", "d"}
+    assert matching(db, ws, "event:x in last 2w") == {"m", "h", "d", "w"}
+
+
+def test_event_without_window_means_ever(db, shop):
+    assert matching(db, shop, "event:purchase") == {"cem"}
+
+
+def test_count_comparisons(db, shop):
+    assert matching(db, shop, "event:purchase count >= 3") == {"cem"}
+    assert matching(db, shop, "event:purchase count >= 3 in last 10d") == set()
+    assert matching(db, shop, "event:purchase count = 2 in last 10d") == {"cem"}
+    assert matching(db, shop, "event:purchase count > 1 in last 10d") == {"cem"}
+
+
+def test_a_count_that_zero_satisfies_includes_people_without_the_event(db, shop):
+    everyone = {"ana", "bob", "cem", "dan", "eve"}
+    assert matching(db, shop, "event:purchase count < 2") == everyone - {"cem"}
+    assert matching(db, shop, "event:purchase count <= 1 in last 10d") == everyone - {"cem"}
+    assert matching(db, shop, "event:purchase count = 0") == everyone - {"cem"}
+    assert matching(db, shop, "event:purchase count >= 0") == everyone
+    assert matching(db, shop, "event:purchase count < 0") == set()
+
+
+def test_not_event_is_evaluated_over_all_known_people_including_anonymous_and_eventless(
+    db, shop
+):
+    assert matching(db, shop, "not event:login in last 14d") == {"ana", "bob", "cem", "dan"}
+    assert matching(db, shop, "not event:purchase") == {"ana", "bob", "dan", "eve"}
+
+
+def test_anonymous_people_with_events_but_no_person_record_are_people(db, shop):
+    assert matching(db, shop, "event:login in last 2d") == {"eve"}
+    assert "eve" in matching(db, shop, "person:subscription_status != active")
+
+
+def test_event_property_filters_apply_before_the_window(db, shop):
+    assert matching(db, shop, "event:purchase where amount > 100 in last 30d") == {"cem"}
+    assert matching(db, shop, "event:purchase where amount > 100 in last 5d") == {"cem"}
+    assert matching(db, shop, "event:purchase where amount > 100 count >= 2") == set()
+    assert matching(db, shop, "event:purchase where amount >= 40 count >= 3") == {"cem"}
+    assert matching(db, shop, "event:purchase where currency = USD count = 2") == {"cem"}
+    assert matching(db, shop, "event:purchase where currency = EUR and amount < 50") == {"cem"}
+    assert matching(db, shop, "event:purchase where coupon is set") == set()
+    assert matching(db, shop, "event:purchase where coupon is not set count = 3") == {"cem"}
+    assert matching(db, shop, "event:purchase where currency != USD count = 1") == {"cem"}
+    assert matching(db, shop, "event:purchase where currency contains us count = 2") == {"cem"}
+
+
+def test_person_properties_compare_numerically_for_numbers_and_as_text_otherwise(db, shop):
+    # bob's age is the text "9": numerically below 20, but as text "9" > "20".
+    assert matching(db, shop, "person:age > 20") == {"ana"}
+    assert matching(db, shop, "person:age < 20") == {"bob"}
+    assert matching(db, shop, 'person:age > "20"') == {"ana", "bob"}
+    assert matching(db, shop, "person:age >= 34") == {"ana"}
+    assert matching(db, shop, "person:age <= 9") == {"bob"}
+    assert matching(db, shop, "person:age = 34.0") == {"ana"}
+
+
+def test_person_property_operators(db, shop):
+    assert matching(db, shop, "person:subscription_status = active") == {"ana", "dan"}
+    assert matching(db, shop, "person:company_domain = acme.com") == {"ana"}
+    assert matching(db, shop, "person:company_domain contains GLOBEX") == {"bob"}
+    assert matching(db, shop, "person:email is set") == {"dan"}
+    assert matching(db, shop, "person:email is not set") == {"ana", "bob", "cem", "eve"}
+    # != is the negation of =: people without the property are not equal to it.
+    assert matching(db, shop, "person:subscription_status != active") == {"bob", "cem", "eve"}
+    assert matching(db, shop, "not person:subscription_status = active") == {"bob", "cem", "eve"}
+
+
+def test_person_properties_merge_and_the_latest_value_wins(db, shop):
+    persons(db, shop, ana={"subscription_status": "cancelled"})
+    assert matching(db, shop, "person:subscription_status = active") == {"dan"}
+    assert matching(db, shop, "person:company_domain = acme.com") == {"ana"}
+    persons(db, shop, dan={"email": None})
+    assert matching(db, shop, "person:email is set") == set()
+
+
+def test_cohort_rules_use_the_other_cohorts_current_definition(db, shop):
+    cohort(db, shop, "high-intent", "event:add_to_cart in last 7d")
+    assert matching(db, shop, "cohort:high-intent") == {"ana"}
+    assert matching(db, shop, "not cohort:high-intent", "person:age is set") == {"bob"}
+
+
+def test_the_page_recipes_are_expressible(db):
+    ws = workspace(db)
+    events(
+        db,
+        ws,
+        *[("rfm", "purchase", ago(days=d)) for d in (2, 9, 20)],
+        *[("old", "purchase", ago(days=d)) for d in (15, 20, 25)],
+        ("sub", "login", ago(days=20)),
+        ("sub2", "login", ago(days=2)),
+        ("cart", "add_to_cart", ago(days=1)),
+        ("buyer", "add_to_cart", ago(days=1)),
+        ("buyer", "purchase", ago(hours=3)),
+    )
+    persons(
+        db,
+        ws,
+        sub={"subscription_status": "active"},
+        sub2={"subscription_status": "active"},
+        b2b={"company_domain": "acme.com"},
+    )
+    rfm = ("event:purchase count >= 3 in last 30d", "event:purchase in last 14d")
+    assert matching(db, ws, *rfm) == {"rfm"}
+    churn = ("person:subscription_status = active", "not event:login in last 14d")
+    assert matching(db, ws, *churn) == {"sub"}
+    assert matching(db, ws, "person:company_domain = acme.com") == {"b2b"}
+    abandon = ("event:add_to_cart in last 7d", "not event:purchase in last 7d")
+    assert matching(db, ws, *abandon) == {"cart"}
+
+
+def test_rules_in_json_mean_the_same_as_text(db, shop):
+    as_json = {
+        "type": "event",
+        "event": "purchase",
+        "where": [{"property": "amount", "op": ">", "value": 100}],
+        "within": "30d",
+    }
+    assert matching(db, shop, as_json) == matching(
+        db, shop, "event:purchase where amount > 100 in last 30d"
+    )
