@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from gurulu.common.clickhouse import ClickHouse, connect
 from gurulu.common.schema import migrate
 

@@ -32,10 +32,7 @@ def events(db: ClickHouse, ws: str, *rows: tuple[str, str, datetime] | tuple) ->
     people.insert_events(
         db,
         ws,
-        [
-            people.Event(row[1], row[0], row[2], row[3] if len(row) > 3 else {})
-            for row in rows
-        ],
+        [people.Event(row[1], row[0], row[2], row[3] if len(row) > 3 else {}) for row in rows],
     )
 
 
@@ -49,7 +46,9 @@ def cohort(
     return cohort_cases.define(db, ws, name, list(rules), match, clock=lambda: at)
 
 
-def matching(db: ClickHouse, ws: str, *rules: Any, match: str = "all", at: datetime = NOW) -> set[str]:
+def matching(
+    db: ClickHouse, ws: str, *rules: Any, match: str = "all", at: datetime = NOW
+) -> set[str]:
     """Everyone a definition matches at `at` (the whole set; tests keep it small)."""
     definition = cohort_cases._definition(db, ws, list(rules), match)
     query = evaluate.query_for(db, ws, definition, at)

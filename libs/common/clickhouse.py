@@ -8,11 +8,15 @@ never built from values. Calls block, so async code runs them with `asyncio.to_t
 
 from __future__ import annotations
 
+import io
+import queue
+import re
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlparse
 
 import clickhouse_connect
@@ -20,6 +24,7 @@ from clickhouse_connect.driver._backend.chdb_backend import ChdbBackend
 from clickhouse_connect.driver.client import Client
 
 Params = dict[str, Any]
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 
 
 @dataclass(frozen=True)
@@ -58,24 +63,50 @@ def _aware_row(row: Sequence[Any]) -> tuple[Any, ...]:
 
 
 class ClickHouse:
-    """A database-scoped facade over a clickhouse-connect client."""
+    """A database-scoped facade over a small pool of clickhouse-connect clients.
 
-    def __init__(self, client: Client, database: str, cluster: str | None = None) -> None:
-        self.client = client
+    A client holds one session, and statements on one session run one at a time; the pool
+    lets the API, the evaluators and the snapshotter of one process query side by side
+    (on chDB too: separate connections to one path run in parallel)."""
+
+    def __init__(
+        self,
+        open_client: Callable[[], Client],
+        database: str,
+        cluster: str | None = None,
+        pool_size: int = 4,
+    ) -> None:
         self.database = database
         self.cluster = cluster
-        # clickhouse-connect clients hold one session; statements on one client run one
-        # at a time, so threads share it through this lock.
-        self._lock = threading.RLock()
+        self._open = open_client
+        self._idle: queue.LifoQueue[Client] = queue.LifoQueue()
+        self._all: list[Client] = []
+        self._room = threading.BoundedSemaphore(pool_size)
+        self._guard = threading.Lock()
+
+    @contextmanager
+    def session(self) -> Iterator[Client]:
+        """A client of the pool, exclusively, for the duration of the block."""
+        with self._room:
+            try:
+                client = self._idle.get_nowait()
+            except queue.Empty:
+                client = self._open()
+                with self._guard:
+                    self._all.append(client)
+            try:
+                yield client
+            finally:
+                self._idle.put(client)
 
     def rows(self, sql: str, params: Params | None = None) -> list[tuple[Any, ...]]:
-        with self._lock:
-            result = self.client.query(sql, parameters=params or {})
+        with self.session() as client:
+            result = client.query(sql, parameters=params or {})
         return [_aware_row(row) for row in result.result_rows]
 
     def dicts(self, sql: str, params: Params | None = None) -> list[dict[str, Any]]:
-        with self._lock:
-            result = self.client.query(sql, parameters=params or {})
+        with self.session() as client:
+            result = client.query(sql, parameters=params or {})
         names = result.column_names
         return [dict(zip(names, _aware_row(row), strict=True)) for row in result.result_rows]
 
@@ -88,30 +119,33 @@ class ClickHouse:
         return found[0][0] if found else None
 
     def command(self, sql: str, params: Params | None = None) -> Stats:
-        with self._lock:
-            summary = self.client.command(sql, parameters=params or {})
+        with self.session() as client:
+            summary = client.command(sql, parameters=params or {})
         return Stats.of(getattr(summary, "summary", {}) or {})
 
     def insert(self, table: str, rows: Sequence[Sequence[Any]], columns: Sequence[str]) -> None:
         if not rows:
             return
-        with self._lock:
-            self.client.insert(table, rows, column_names=list(columns))
+        with self.session() as client:
+            client.insert(table, rows, column_names=list(columns))
 
     def stream(self, sql: str, params: Params | None = None, fmt: str = "CSV") -> Iterator[bytes]:
-        """Yield the result in `fmt`, block by block, holding no more than a block."""
-        with self._lock:
-            source = self.client.raw_stream(sql, parameters=params or {}, fmt=fmt)
+        """Yield the result in `fmt` as ClickHouse produces it, a block at a time, so that
+        memory stays flat whatever the size of the result."""
+        with self.session() as client:
+            source = client.raw_stream(sql, parameters=params or {}, fmt=fmt)
+            reader = cast(io.IOBase, source)
             try:
-                while chunk := source.read(1 << 16):
+                while chunk := reader.read(1 << 16):
                     yield chunk
             finally:
-                close = getattr(source, "close", None)
-                if close is not None:
-                    close()
+                reader.close()
 
     def close(self) -> None:
-        self.client.close()
+        with self._guard:
+            clients, self._all = self._all, []
+        for client in clients:
+            client.close()
 
 
 def _client(dsn: str, database: str | None) -> Client:
@@ -122,16 +156,16 @@ def _client(dsn: str, database: str | None) -> Client:
     return client
 
 
-def connect(dsn: str, database: str, cluster: str | None = None) -> ClickHouse:
+def connect(
+    dsn: str, database: str, cluster: str | None = None, pool_size: int = 4
+) -> ClickHouse:
     """Open the process's ClickHouse, creating `database` if it does not exist yet."""
-    scheme = urlparse(dsn).scheme
-    if scheme not in ("chdb", "http", "https"):
+    if urlparse(dsn).scheme not in ("chdb", "http", "https"):
         raise ValueError(f"unsupported ClickHouse URL {dsn!r}: use chdb:///path or http(s)://")
+    if not _IDENTIFIER.match(database) or (cluster and not _IDENTIFIER.match(cluster)):
+        raise ValueError("database and cluster names are letters, digits and underscores")
     bootstrap = _client(dsn, None)
     on_cluster = f" ON CLUSTER `{cluster}`" if cluster else ""
     bootstrap.command(f"CREATE DATABASE IF NOT EXISTS `{database}`{on_cluster}")
-    if scheme == "chdb":
-        bootstrap.command(f"USE `{database}`")
-        return ClickHouse(bootstrap, database, cluster)
     bootstrap.close()
-    return ClickHouse(_client(dsn, database), database, cluster)
+    return ClickHouse(lambda: _client(dsn, database), database, cluster, pool_size)

@@ -26,6 +26,7 @@ WHERE workspace_id = {ws:String} AND audience_id = {aud:String} AND status = 'su
 GROUP BY workspace_id, audience_id, day
 """
 
+
 def fold(db: ClickHouse, workspace_id: str, audience_id: str, day: date) -> None:
     """Recompute the audience's row for `day` from its succeeded runs."""
     db.command(_FOLD, {"ws": workspace_id, "aud": audience_id, "day": day})

@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
-
 from gurulu.api import cohorts as cohort_cases
 from gurulu.common.clickhouse import ClickHouse
 from gurulu.common.store import runs
 from gurulu.evaluator.refresh import refresh
+
 from tests.support import NOW, ago, audience, cohort, events, matching, members, request, workspace
 
 STEPS = ("running", "changes", "staged", "members", "succeeded")
@@ -127,8 +127,14 @@ def test_a_crash_after_any_write_then_a_rerun_equals_one_clean_run(db, chdb_dsn,
         later = NOW + timedelta(hours=1)
         if crash:
             with pytest.raises(Crash):
-                refresh(database, ws, aud.audience_id, run.run_id, clock=clock_at(later),
-                        checkpoint=crash_at(crash))
+                refresh(
+                    database,
+                    ws,
+                    aud.audience_id,
+                    run.run_id,
+                    clock=clock_at(later),
+                    checkpoint=crash_at(crash),
+                )
         done = refresh(database, ws, aud.audience_id, run.run_id, clock=clock_at(later))
         return done, members(database, aud)
 
@@ -185,8 +191,9 @@ def test_a_delta_abandoned_before_it_was_committed_is_never_applied(db):
     aud = audience(db, ws, cohort(db, ws, "carted", "event:add_to_cart in last 7d"))
     run = request(db, aud)
     with pytest.raises(Crash):
-        refresh(db, ws, aud.audience_id, run.run_id, clock=clock_at(NOW),
-                checkpoint=crash_at("changes"))
+        refresh(
+            db, ws, aud.audience_id, run.run_id, clock=clock_at(NOW), checkpoint=crash_at("changes")
+        )
     events(db, ws, ("cem", "add_to_cart", NOW))
     later = NOW + timedelta(hours=1)
     done = refresh(db, ws, aud.audience_id, run.run_id, clock=clock_at(later))

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-
 from gurulu.common.clickhouse import ClickHouse
+
 from tests.support import NOW, ago, cohort, events, matching, persons, workspace
 
 
@@ -96,9 +96,7 @@ def test_a_count_that_zero_satisfies_includes_people_without_the_event(db, shop)
     assert matching(db, shop, "event:purchase count < 0") == set()
 
 
-def test_not_event_is_evaluated_over_all_known_people_including_anonymous_and_eventless(
-    db, shop
-):
+def test_not_event_is_evaluated_over_all_known_people_including_anonymous_and_eventless(db, shop):
     assert matching(db, shop, "not event:login in last 14d") == {"ana", "bob", "cem", "dan"}
     assert matching(db, shop, "not event:purchase") == {"ana", "bob", "dan", "eve"}
 

@@ -8,6 +8,8 @@ parameterised ClickHouse query, and `to_text` renders it back for people to read
 
 from __future__ import annotations
 
+import builtins
+import math
 import re
 from typing import Annotated, Literal
 
@@ -22,6 +24,7 @@ MAX_NAME_LENGTH = 200
 MAX_VALUE_LENGTH = 10_000
 MAX_RULES = 50
 MAX_FILTERS = 20
+MAX_INT = 2**53  # exactly representable as the Float64 numeric comparisons use
 
 _DURATION = re.compile(r"^([1-9][0-9]{0,5})([mhdw])$")
 _UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -58,8 +61,10 @@ def _check_value(value: Scalar | None, op: str) -> Scalar | None:
         raise ValueError(f"'{op}' needs a value")
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, float) and value != value:  # NaN compares with nothing
-        raise ValueError("value must be a number or text, not NaN")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("value must be a finite number or text")
+    if isinstance(value, int) and abs(value) > MAX_INT:
+        raise ValueError(f"a number must be between -{MAX_INT} and {MAX_INT}; quote it for text")
     if isinstance(value, str) and len(value) > MAX_VALUE_LENGTH:
         raise ValueError(f"value is longer than {MAX_VALUE_LENGTH} characters")
     if op == "contains" and not isinstance(value, str):
@@ -85,7 +90,7 @@ class PropertyFilter(_Strict):
         object.__setattr__(self, "value", _check_value(self.value, self.op))
         return self
 
-    @property
+    @builtins.property
     def numeric(self) -> bool:
         return isinstance(self.value, int | float) and not isinstance(self.value, bool)
 
@@ -142,7 +147,7 @@ class PersonRule(_Strict):
         object.__setattr__(self, "value", _check_value(self.value, self.op))
         return self
 
-    @property
+    @builtins.property
     def filter(self) -> PropertyFilter:
         return PropertyFilter(property=self.property, op=self.op, value=self.value)
 

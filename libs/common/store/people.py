@@ -53,17 +53,22 @@ def insert_events(db: ClickHouse, workspace_id: str, events: Sequence[Event]) ->
         )
         for e in events
     ]
-    db.insert(
-        "events", rows, ("workspace_id", "event", "person_id", "timestamp", "properties")
-    )
+    db.insert("events", rows, ("workspace_id", "event", "person_id", "timestamp", "properties"))
     return len(rows)
 
 
 def upsert_persons(db: ClickHouse, workspace_id: str, persons: Sequence[Person]) -> int:
     now = utcnow()
     properties = [
-        (workspace_id, p.person_id, key, "" if value is None else as_text(value), now,
-         next_version(), int(value is None))
+        (
+            workspace_id,
+            p.person_id,
+            key,
+            "" if value is None else as_text(value),
+            now,
+            next_version(),
+            int(value is None),
+        )
         for p in persons
         for key, value in p.properties.items()
     ]
