@@ -156,9 +156,7 @@ def _client(dsn: str, database: str | None) -> Client:
     return client
 
 
-def connect(
-    dsn: str, database: str, cluster: str | None = None, pool_size: int = 4
-) -> ClickHouse:
+def connect(dsn: str, database: str, cluster: str | None = None, pool_size: int = 4) -> ClickHouse:
     """Open the process's ClickHouse, creating `database` if it does not exist yet."""
     if urlparse(dsn).scheme not in ("chdb", "http", "https"):
         raise ValueError(f"unsupported ClickHouse URL {dsn!r}: use chdb:///path or http(s)://")

@@ -121,11 +121,12 @@ def _stage(db: ClickHouse, run: Run, clock: Clock, checkpoint: Checkpoint) -> Ru
     cohort = cohorts.get(db, run.workspace_id, audience.source_cohort_id)
     if cohort is None:
         raise Refusal("the audience's source cohort no longer exists")
+    started = run.started_at or clock()
     at = _evaluation_time(db, run, clock)
     run = run.but(
         status="running",
         attempt=run.attempt + 1,
-        started_at=run.started_at or clock(),
+        started_at=started,
         evaluated_at=at,
         definition=cohort.definition.model_dump_json(),
         error="",

@@ -61,10 +61,10 @@ def save(db: ClickHouse, run: Run) -> None:
     db.insert("refresh_runs", [(*astuple(run), next_version())], (*_COLUMNS, "version"))
 
 
-def save_many(db: ClickHouse, runs: list[Run]) -> None:
-    db.insert(
-        "refresh_runs", [(*astuple(run), next_version()) for run in runs], (*_COLUMNS, "version")
-    )
+def record_requests(db: ClickHouse, requested: list[Run]) -> None:
+    """Record queued runs. Their version is 0, below any later step of a run: recording the
+    same request twice (two tickers, one tick) can never move a run back to queued."""
+    db.insert("refresh_runs", [(*astuple(run), 0) for run in requested], (*_COLUMNS, "version"))
 
 
 def get(db: ClickHouse, workspace_id: str, audience_id: str, run_id: str) -> Run | None:
@@ -108,3 +108,48 @@ def last_evaluated_at(db: ClickHouse, workspace_id: str, audience_id: str) -> da
         {"ws": workspace_id, "aud": audience_id},
     )
     return value
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Where an active audience stands: when it last refreshed, and what is in flight."""
+
+    audience_id: str
+    last_succeeded_at: datetime | None
+    open_runs: tuple[Run, ...]
+
+
+def schedules(db: ClickHouse, workspace_id: str) -> list[Schedule]:
+    """Every active audience of the workspace with its last success and its open runs."""
+    audiences = db.rows(
+        "SELECT a.audience_id, r.last_ok FROM audiences AS a FINAL"
+        " LEFT JOIN (SELECT audience_id, max(evaluated_at) AS last_ok FROM refresh_runs FINAL"
+        "   WHERE workspace_id = {ws:String} AND status = 'succeeded' GROUP BY audience_id) AS r"
+        " ON r.audience_id = a.audience_id"
+        " WHERE a.workspace_id = {ws:String} AND a.status = 'active'"
+        " SETTINGS join_use_nulls = 1",
+        {"ws": workspace_id},
+    )
+    open_rows = db.dicts(
+        f"SELECT {', '.join(_COLUMNS)} FROM refresh_runs FINAL"
+        " WHERE workspace_id = {ws:String} AND status IN ('queued', 'running')",
+        {"ws": workspace_id},
+    )
+    open_runs: dict[str, list[Run]] = {}
+    for row in open_rows:
+        open_runs.setdefault(row["audience_id"], []).append(_run(row))
+    return [
+        Schedule(audience_id, last_ok, tuple(open_runs.get(audience_id, ())))
+        for audience_id, last_ok in audiences
+    ]
+
+
+def latest_succeeded_by_audience(db: ClickHouse, workspace_id: str) -> dict[str, Run]:
+    """The last succeeded run of every audience of the workspace, in one query."""
+    rows = db.dicts(
+        f"SELECT {', '.join(_COLUMNS)} FROM refresh_runs FINAL"
+        " WHERE workspace_id = {ws:String} AND status = 'succeeded'"
+        " ORDER BY audience_id, evaluated_at DESC LIMIT 1 BY audience_id",
+        {"ws": workspace_id},
+    )
+    return {row["audience_id"]: _run(row) for row in rows}

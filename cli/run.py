@@ -1,0 +1,125 @@
+"""`gurulu up` and `gurulu serve`: starting the system.
+
+On first start `up` generates the admin token (kept in the data dir, readable only by its
+owner) and a demo workspace, and prints the token and the workspace's secret key once.
+`--demo` loads the demo data set into that workspace: people, events, the product page's
+recipes as cohorts, and audiences on them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from gurulu.common import logs
+from gurulu.common.settings import Settings
+from pydantic import SecretStr
+from rich.console import Console
+
+from .runtime import SERVICES, Options, Runtime, install_signal_handlers, run
+
+console = Console(stderr=True, soft_wrap=True)
+
+
+def _state_file(settings: Settings) -> Path:
+    return settings.data_path / "state.json"
+
+
+def _admin_token(settings: Settings) -> tuple[str, bool]:
+    """The admin token from the settings, else the one kept in the data dir, else a new one."""
+    if settings.admin_token is not None:
+        return settings.admin_token.get_secret_value(), False
+    path = settings.data_path / "admin_token"
+    if path.exists():
+        return path.read_text().strip(), False
+    token = "gat_" + secrets.token_urlsafe(32)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(token + "\n")
+    return token, True
+
+
+async def _first_start(runtime: Runtime, demo: bool, url: str, token: str, new: bool) -> None:
+    from gurulu.cli import demo as demo_data
+    from gurulu.common.store import workspaces
+
+    state_path = _state_file(runtime.settings)
+    state = json.loads(state_path.read_text()) if state_path.exists() else {}
+    key = None
+    if "demo_workspace_id" not in state:
+        workspace, key = await asyncio.to_thread(
+            workspaces.create, runtime.db, "Demo shop", "custom"
+        )
+        state["demo_workspace_id"] = workspace.workspace_id
+    if demo and not state.get("demo_loaded"):
+        with console.status("Loading the demo data set…"):
+            await demo_data.install(runtime, state["demo_workspace_id"])
+        state["demo_loaded"] = True
+    state_path.write_text(json.dumps(state, indent=2))
+    console.print(f"\n[bold green]Gurulu Audiences is up[/] at [link={url}]{url}[/link]")
+    console.print(f"  API docs   {url}/docs")
+    if new:
+        console.print(f"  Admin token (kept in {runtime.settings.data_path / 'admin_token'}):")
+        console.print(f"    export GURULU_ADMIN_TOKEN={token}")
+    if key:
+        console.print("  Demo workspace secret key (shown once):")
+        console.print(f"    export GURULU_SECRET_KEY={key}")
+    console.print("  Stop with Ctrl-C.\n")
+
+
+def up(
+    port: Annotated[int, typer.Option(help="HTTP port of the API and the app.")] = 8080,
+    data_dir: Annotated[Path, typer.Option(help="Where chDB and redis keep their data.")] = Path(
+        ".gurulu"
+    ),
+    demo: Annotated[
+        bool, typer.Option(help="Load demo people, events, cohorts, audiences.")
+    ] = False,
+    evaluators: Annotated[int, typer.Option(min=1, max=32, help="Evaluator consumers.")] = 2,
+) -> None:
+    """Start the whole system in one process on the embedded default."""
+    logs.configure()
+    overrides = {"http_port": port}
+    if "GURULU_DATA_DIR" not in os.environ:
+        overrides["data_dir"] = data_dir  # type: ignore[assignment]
+    settings = Settings(**overrides)  # type: ignore[arg-type]
+    token, new = _admin_token(settings)
+    settings = settings.model_copy(update={"admin_token": SecretStr(token)})
+    url = f"http://{settings.http_host}:{settings.http_port}"
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        install_signal_handlers(stop)
+
+        async def ready(runtime: Runtime) -> None:
+            await _first_start(runtime, demo, url, token, new)
+
+        await run(settings, Options(evaluators=evaluators), stop, ready)
+
+    asyncio.run(main())
+
+
+def serve(
+    service: Annotated[str, typer.Argument(help=f"One of: {', '.join(SERVICES)}.")],
+    evaluators: Annotated[int, typer.Option(min=1, max=32, help="Evaluator consumers.")] = 1,
+) -> None:
+    """Run one service against GURULU_CLICKHOUSE_URL and GURULU_REDIS_URL."""
+    if service not in SERVICES:
+        raise typer.BadParameter(f"unknown service {service!r}; one of {', '.join(SERVICES)}")
+    logs.configure()
+    settings = Settings()
+    if service == "api" and settings.admin_token is None:
+        raise typer.BadParameter("the api needs GURULU_ADMIN_TOKEN in the distributed setup")
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        install_signal_handlers(stop)
+        await run(settings, Options(services=(service,), evaluators=evaluators), stop)
+
+    asyncio.run(main())

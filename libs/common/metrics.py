@@ -1,0 +1,53 @@
+"""Prometheus metrics of every service, in one registry per process (in `gurulu up`, one
+registry for all). Names follow Prometheus conventions (base units, `_total` counters);
+labels are bounded sets — reasons, outcomes, routes — never audience or workspace ids."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+LAG_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200)
+DURATION_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300)
+
+REFRESH_LAG = Histogram(
+    "gurulu_refresh_lag_seconds",
+    "Time from a refresh being requested to its completion.",
+    ["reason"],
+    buckets=LAG_BUCKETS,
+)
+REFRESH_DURATION = Histogram(
+    "gurulu_refresh_duration_seconds",
+    "Time an evaluator spent on one refresh.",
+    buckets=DURATION_BUCKETS,
+)
+REFRESH_ROWS_READ = Histogram(
+    "gurulu_refresh_rows_read",
+    "Rows ClickHouse read to evaluate and diff one refresh.",
+    buckets=(1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9),
+)
+REFRESHES = Counter(
+    "gurulu_refreshes_total", "Refreshes finished, by outcome.", ["outcome", "reason"]
+)
+MEMBERS_CHANGED = Counter(
+    "gurulu_audience_members_changed_total", "Members who joined or left.", ["change"]
+)
+DEAD_LETTERS = Counter(
+    "gurulu_dead_letters_total", "Messages moved to a dead-letter stream.", ["stream"]
+)
+TICKS = Counter("gurulu_ticks_total", "Ticks emitted by this ticker.")
+TICK_AUDIENCES = Histogram(
+    "gurulu_tick_audiences",
+    "Audiences a tick requested refreshes of.",
+    buckets=(0, 1, 5, 10, 50, 100, 500, 1000, 5000, 10000),
+)
+REQUESTS = Counter("gurulu_refresh_requests_total", "Refreshes requested, by reason.", ["reason"])
+SNAPSHOTS = Counter("gurulu_snapshots_total", "Daily rows folded, by outcome.", ["outcome"])
+QUOTA_REJECTIONS = Counter(
+    "gurulu_quota_rejections_total", "Requests refused by a plan quota.", ["dimension", "plan"]
+)
+API_LATENCY = Histogram(
+    "gurulu_api_request_duration_seconds",
+    "HTTP request latency by route template.",
+    ["method", "route", "status"],
+    buckets=DURATION_BUCKETS,
+)

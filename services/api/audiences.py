@@ -1,0 +1,119 @@
+"""Audience use cases: promote a cohort, rename, pause and resume, archive, refresh now.
+
+The plan quota counts active audiences. A create or a resume checks and writes under one
+workspace-wide Redis lock, so concurrent requests on any number of API replicas never
+exceed the limit; reaching it refuses only new and resumed audiences, never running ones.
+Archiving frees a slot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from gurulu.common import metrics, requests
+from gurulu.common.clock import utcnow
+from gurulu.common.errors import Conflict, InvalidRequest, NotFound, QuotaExceeded
+from gurulu.common.ids import new_id
+from gurulu.common.store import audiences, cohorts, workspaces
+from gurulu.common.store.audiences import Audience
+from gurulu.common.store.runs import Run
+
+from .context import ApiContext
+
+# Every write of a workspace's audiences holds this lock: the quota check and the write
+# it guards are one step, and two edits of one audience cannot undo each other.
+AUDIENCES_LOCK = "audiences"
+
+
+async def create(
+    ctx: ApiContext, workspace_id: str, name: str, source: str, sync: str = "hourly"
+) -> tuple[Audience, Run]:
+    cohort = await ctx.run(cohorts.find, ctx.db, workspace_id, source)
+    if cohort is None:
+        raise NotFound(f"no cohort {source!r} in this workspace", field="source_cohort_id")
+    now = utcnow()
+    audience = Audience(
+        workspace_id, new_id("aud"), _name(name), cohort.cohort_id, sync, "active", now, now
+    )
+    async with ctx.exclusive(AUDIENCES_LOCK, workspace_id):
+        await _check_quota(ctx, workspace_id)
+        await ctx.run(audiences.save, ctx.db, audience)
+    run = requests.queued(workspace_id, audience.audience_id, "created", now)
+    await requests.request(ctx.db, ctx.broker, ctx.redis, [run])
+    return audience, run
+
+
+async def update(
+    ctx: ApiContext,
+    workspace_id: str,
+    audience_id: str,
+    name: str | None = None,
+    status: str | None = None,
+) -> Audience:
+    async with ctx.exclusive(AUDIENCES_LOCK, workspace_id):
+        audience = await get(ctx, workspace_id, audience_id)
+        if name is not None:
+            audience = replace(audience, name=_name(name))
+        if status is not None and status != audience.status:
+            if status == "active":
+                await _check_quota(ctx, workspace_id)
+            audience = replace(audience, status=status)
+        return await _save(ctx, audience)
+
+
+async def archive(ctx: ApiContext, workspace_id: str, audience_id: str) -> None:
+    async with ctx.exclusive(AUDIENCES_LOCK, workspace_id):
+        audience = await get(ctx, workspace_id, audience_id)
+        await _save(ctx, replace(audience, status="archived"))
+
+
+async def refresh_now(ctx: ApiContext, workspace_id: str, audience_id: str) -> Run:
+    audience = await get(ctx, workspace_id, audience_id)
+    if audience.status != "active":
+        raise Conflict(f"the audience is {audience.status}; resume it to refresh it")
+    run = requests.queued(workspace_id, audience_id, "manual", utcnow())
+    await requests.request(ctx.db, ctx.broker, ctx.redis, [run])
+    return run
+
+
+async def get(ctx: ApiContext, workspace_id: str, audience_id: str) -> Audience:
+    audience = await ctx.run(audiences.get, ctx.db, workspace_id, audience_id)
+    if audience is None:
+        raise NotFound(f"no audience {audience_id!r} in this workspace")
+    return audience
+
+
+async def quota(ctx: ApiContext, workspace_id: str) -> tuple[str, int, int | None]:
+    """(plan, active audiences, limit or None when unlimited)."""
+    workspace = await ctx.run(workspaces.get, ctx.db, workspace_id)
+    if workspace is None:
+        raise NotFound("this workspace no longer exists")
+    used = await ctx.run(audiences.count_active, ctx.db, workspace_id)
+    return workspace.plan, used, workspace.audience_limit
+
+
+async def _check_quota(ctx: ApiContext, workspace_id: str) -> None:
+    plan, used, limit = await quota(ctx, workspace_id)
+    if limit is not None and used >= limit:
+        metrics.QUOTA_REJECTIONS.labels("audiences", plan).inc()
+        raise QuotaExceeded(
+            f"the {plan} plan allows {limit} active audiences and {used} are active;"
+            " pause or archive one, or upgrade the plan",
+            dimension="audiences",
+            limit=limit,
+            used=used,
+            plan=plan,
+        )
+
+
+async def _save(ctx: ApiContext, audience: Audience) -> Audience:
+    saved = replace(audience, updated_at=utcnow())
+    await ctx.run(audiences.save, ctx.db, saved)
+    return saved
+
+
+def _name(name: str) -> str:
+    name = name.strip()
+    if not name or any(ch in name for ch in "\x00\r\n"):
+        raise InvalidRequest("an audience needs a one-line name", field="name")
+    return name

@@ -1,0 +1,79 @@
+"""ASGI middleware of the API: a request id on every request (a header both ways, and on
+every log line), a cap on body size, and latency by route template."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import structlog
+from gurulu.common import metrics
+from gurulu.common.ids import new_id
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .errors import error_response
+
+MAX_BODY_BYTES = 8 * 1024 * 1024
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class RequestContext:
+    def __init__(self, app: ASGIApp, max_body: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        given = headers.get(b"x-request-id", b"").decode("latin-1")
+        request_id = given if _REQUEST_ID.match(given) else new_id("req")
+        scope.setdefault("state", {})["request_id"] = request_id
+        declared = headers.get(b"content-length", b"0")
+        if declared.isdigit() and int(declared) > self.max_body:
+            await self._too_large(scope, receive, send, request_id)
+            return
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        started = time.perf_counter()
+        status = 500
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_body:
+                raise BodyTooLarge
+            return message
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, send_with_id)
+        except BodyTooLarge:
+            await self._too_large(scope, receive, send, request_id)
+            status = 413
+        finally:
+            structlog.contextvars.unbind_contextvars("request_id")
+            route = scope.get("route")
+            template = getattr(route, "path", "unmatched")
+            metrics.API_LATENCY.labels(scope["method"], template, str(status)).observe(
+                time.perf_counter() - started
+            )
+
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send, request_id: str):
+        response = error_response(
+            413, "payload_too_large", f"the body is larger than {self.max_body} bytes"
+        )
+        response.headers["x-request-id"] = request_id
+        await response(scope, receive, send)

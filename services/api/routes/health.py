@@ -1,0 +1,31 @@
+"""Liveness, readiness and metrics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from gurulu.common import health
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from ..deps import ContextDep
+from ..errors import error_response
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", response_model=None)
+async def readyz(ctx: ContextDep):  # type: ignore[no-untyped-def]
+    checks = await health.check(ctx.db, ctx.redis)
+    if all(ok for ok, _ in checks.values()):
+        return {"status": "ready", "checks": {k: v for k, (_, v) in checks.items()}}
+    failing = {k: v for k, (ok, v) in checks.items() if not ok}
+    return error_response(503, "not_ready", "a store is not reachable", checks=failing)
+
+
+@router.get("/metrics")
+async def metrics() -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

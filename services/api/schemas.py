@@ -1,0 +1,195 @@
+"""Request and response bodies of the HTTP API, a schema family per resource. Requests
+refuse unknown fields, so a typo is an error rather than a silently ignored setting."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+from gurulu.common.clock import utcnow
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+MAX_BATCH = 10_000
+MAX_PROPERTIES = 200
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+PersonId = Annotated[str, Field(min_length=1, max_length=200)]
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+T = TypeVar("T")
+
+
+class Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _properties(value: dict[str, Any]) -> dict[str, Any]:
+    if len(value) > MAX_PROPERTIES:
+        raise ValueError(f"at most {MAX_PROPERTIES} properties")
+    for key in value:
+        if not key or len(key) > 200:
+            raise ValueError("property names are 1 to 200 characters")
+    return value
+
+
+class EventIn(Request):
+    event: Name
+    person_id: PersonId
+    timestamp: datetime | None = None
+    properties: dict[str, Any] = {}
+
+    @field_validator("timestamp")
+    @classmethod
+    def _timestamp(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("needs a timezone, e.g. 2026-12-03T10:00:00Z")
+        value = value.astimezone(UTC)
+        if value < EARLIEST or value > utcnow() + timedelta(days=1):
+            raise ValueError("must be between 2000-01-01 and one day from now")
+        return value
+
+    _props = field_validator("properties")(_properties)
+
+
+class EventBatch(Request):
+    events: Annotated[list[EventIn], Field(min_length=1, max_length=MAX_BATCH)]
+
+
+class PersonIn(Request):
+    person_id: PersonId
+    properties: dict[str, Any] = {}
+
+    _props = field_validator("properties")(_properties)
+
+
+class PersonBatch(Request):
+    persons: Annotated[list[PersonIn], Field(min_length=1, max_length=MAX_BATCH)]
+
+
+class Accepted(BaseModel):
+    accepted: int
+
+
+RuleItem = str | dict[str, Any]
+Match = Literal["all", "any"]
+
+
+class CohortCreate(Request):
+    name: Name
+    rules: Annotated[list[RuleItem], Field(min_length=1, max_length=50)]
+    match: Match = "all"
+
+
+class CohortUpdate(Request):
+    name: Name | None = None
+    rules: Annotated[list[RuleItem], Field(min_length=1, max_length=50)] | None = None
+    match: Match | None = None
+
+
+class CohortPreview(Request):
+    rules: Annotated[list[RuleItem], Field(min_length=1, max_length=50)]
+    match: Match = "all"
+
+
+class PreviewPublic(BaseModel):
+    count: int
+    sample: list[str]
+
+
+class CohortPublic(BaseModel):
+    id: str
+    name: str
+    rules: list[str]
+    definition: dict[str, Any]
+    match: Match
+    count: int
+    computed_at: datetime
+    created_at: datetime
+    updated_at: datetime
+
+
+class AudienceCreate(Request):
+    name: Name
+    source_cohort_id: Annotated[str, Field(min_length=1, max_length=200)]
+    sync: Literal["hourly"] = "hourly"
+
+
+class AudienceUpdate(Request):
+    name: Name | None = None
+    status: Literal["active", "paused"] | None = None
+
+
+class AudiencePublic(BaseModel):
+    id: str
+    name: str
+    source_cohort_id: str
+    source_cohort_name: str | None
+    sync: str
+    status: str
+    created_at: datetime
+    updated_at: datetime
+    member_count: int
+    last_refreshed_at: datetime | None
+    next_refresh_at: datetime | None
+
+
+class RunPublic(BaseModel):
+    run_id: str
+    reason: str
+    status: str
+    requested_at: datetime
+    started_at: datetime | None
+    evaluated_at: datetime | None
+    finished_at: datetime | None
+    duration_seconds: float | None
+    member_count: int
+    joined_count: int
+    left_count: int
+    rows_read: int
+    error: str | None
+
+
+class RefreshAccepted(BaseModel):
+    run_id: str
+
+
+class DailyPublic(BaseModel):
+    audience_id: str
+    snapshot_date: str
+    member_count: int
+    joined_count: int
+    left_count: int
+    net_change: int
+
+
+class WorkspaceCreate(Request):
+    name: Name
+    plan: Literal["free", "custom"] = "free"
+
+
+class WorkspaceUpdate(Request):
+    plan: Literal["free", "custom"]
+
+
+class WorkspacePublic(BaseModel):
+    workspace_id: str
+    name: str
+    plan: str
+
+
+class WorkspaceCreated(WorkspacePublic):
+    secret_key: str
+
+
+class QuotaDimension(BaseModel):
+    used: int
+    limit: int | None
+
+
+class QuotaPublic(BaseModel):
+    plan: str
+    dimensions: dict[str, QuotaDimension]
+
+
+class Page(BaseModel, Generic[T]):
+    data: list[T]
