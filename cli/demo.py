@@ -171,7 +171,7 @@ def generate(now: datetime, seed: int = 7, people: int = 3000) -> tuple[list[Per
     persons: list[Person] = []
     events: list[Event] = []
     for index in range(1, people + 1):
-        profile = _profile(rng, f"p_{index:06d}", now)
+        profile = _profile(rng, f"p_{index:06d}")
         own = _activity(rng, profile, now)
         persons.append(_person(rng, profile, own, now))
         events.extend(own)
@@ -184,7 +184,7 @@ def generate(now: datetime, seed: int = 7, people: int = 3000) -> tuple[list[Per
     return persons, [e for e in events if e.timestamp <= now]
 
 
-def _profile(rng: random.Random, person_id: str, now: datetime) -> _Profile:
+def _profile(rng: random.Random, person_id: str) -> _Profile:
     country = rng.choices(_COUNTRIES, [c.weight for c in _COUNTRIES])[0]
     name = rng.choices(list(_ARCHETYPES), [a.weight for a in _ARCHETYPES.values()])[0]
     age = rng.uniform(0, DAYS) if rng.random() < 0.3 else DAYS + rng.expovariate(1 / 300)
@@ -274,12 +274,12 @@ def _subscription(rng: random.Random, p: _Profile, now: datetime) -> list[Event]
     """A renewal every 30 days since signup for an active plan; a cancellation for the others
     who cancelled, after their last visit."""
     if p.subscription == "cancelled":
-        ago = rng.uniform(max(p.stop, 1), max(min(p.age, DAYS), p.stop, 1))
-        return [Event("subscription_cancelled", p.person_id, now - timedelta(days=ago), {})]
+        days = rng.uniform(max(p.stop, 1), max(min(p.age, DAYS), p.stop, 1))
+        return [Event("subscription_cancelled", p.person_id, now - timedelta(days=days), {})]
     props = {"plan": p.plan, "amount": 9.99 if p.plan == "plus" else 19.99}
-    renewals = range(int(p.age) - 30, -1, -30) if p.subscription == "active" else ()
-    at = [now - timedelta(days=p.age - int(p.age) + ago) for ago in renewals if ago < DAYS]
-    return [Event("subscription_renewed", p.person_id, when, props) for when in at]
+    months = range(30, int(p.age) + 1, 30) if p.subscription == "active" else ()
+    renewals = [now - timedelta(days=p.age - m) for m in months if p.age - m < DAYS]
+    return [Event("subscription_renewed", p.person_id, at, props) for at in renewals]
 
 
 def _person(rng: random.Random, p: _Profile, events: list[Event], now: datetime) -> Person:

@@ -12,15 +12,26 @@ import asyncio
 import json
 import os
 import secrets
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from gurulu.common import logs
-from gurulu.common.settings import Settings
 from pydantic import SecretStr
 from rich.console import Console
 
+from gurulu.common import logs, requests
+from gurulu.common.clickhouse import ClickHouse
+from gurulu.common.clock import utcnow
+from gurulu.common.ids import new_id
+from gurulu.common.settings import Settings
+from gurulu.common.store import audiences as audiences_store
+from gurulu.common.store import runs, workspaces
+from gurulu.common.store.audiences import Audience
+from gurulu.evaluator.refresh import refresh
+from gurulu.snapshotter.daily import fold
+
+from . import demo
 from .runtime import SERVICES, Options, Runtime, install_signal_handlers, run
 
 console = Console(stderr=True, soft_wrap=True)
@@ -45,9 +56,31 @@ def _admin_token(settings: Settings) -> tuple[str, bool]:
     return token, True
 
 
+def _install_demo(db: ClickHouse, workspace_id: str, now: datetime, days: int = 30) -> list[str]:
+    """Load the demo shop, define the recipes, and promote each to an audience with a
+    history: one real refresh per day of the last `days` days, evaluated at that day's noon
+    over the demo's events, so that charts and run lists have something to show."""
+    demo.load(db, workspace_id, now)
+    created = []
+    for cohort, (_, _, _, audience_name) in zip(
+        demo.define_recipes(db, workspace_id, now), demo.RECIPES, strict=True
+    ):
+        audience = Audience(
+            workspace_id, new_id("aud"), audience_name, cohort.cohort_id, "hourly", "active",
+            now - timedelta(days=days), now - timedelta(days=days),
+        )  # fmt: skip
+        audiences_store.save(db, audience)
+        for back in range(days, 0, -1):
+            at = (now - timedelta(days=back)).replace(hour=12, minute=0, second=0, microsecond=0)
+            run = requests.queued(workspace_id, audience.audience_id, "hourly_tick", at)
+            runs.record_requests(db, [run])
+            refresh(db, workspace_id, audience.audience_id, run.run_id, clock=lambda at=at: at)
+            fold(db, workspace_id, audience.audience_id, at.date())
+        created.append(audience.audience_id)
+    return created
+
+
 async def _first_start(runtime: Runtime, demo: bool, url: str, token: str, new: bool) -> None:
-    from gurulu.cli import demo as demo_data
-    from gurulu.common.store import workspaces
 
     state_path = _state_file(runtime.settings)
     state = json.loads(state_path.read_text()) if state_path.exists() else {}
@@ -58,8 +91,12 @@ async def _first_start(runtime: Runtime, demo: bool, url: str, token: str, new: 
         )
         state["demo_workspace_id"] = workspace.workspace_id
     if demo and not state.get("demo_loaded"):
-        with console.status("Loading the demo data set…"):
-            await demo_data.install(runtime, state["demo_workspace_id"])
+        workspace_id = state["demo_workspace_id"]
+        with console.status("Loading the demo shop and a month of audience history…"):
+            created = await asyncio.to_thread(_install_demo, runtime.db, workspace_id, utcnow())
+        now = utcnow()
+        fresh = [requests.queued(workspace_id, aud, "created", now) for aud in created]
+        await requests.request(runtime.db, runtime.broker, runtime.redis, fresh)
         state["demo_loaded"] = True
     state_path.write_text(json.dumps(state, indent=2))
     console.print(f"\n[bold green]Gurulu Audiences is up[/] at [link={url}]{url}[/link]")

@@ -13,12 +13,13 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 import uvicorn
 from faststream.redis import RedisBroker
+
 from gurulu.api.app import create_app
 from gurulu.api.context import ApiContext
 from gurulu.common import logs
@@ -32,11 +33,10 @@ from gurulu.common.messages import (
 )
 from gurulu.common.schema import migrate
 from gurulu.common.settings import Settings
-from gurulu.common.streams import consumer_name
+from gurulu.common.streams import consumer_name, ensure_groups, keep_groups
 from gurulu.evaluator.service import Evaluator, EvaluatorConfig
 from gurulu.snapshotter.service import Snapshotter
 from gurulu.ticker.ticker import Ticker, TickerConfig
-from redis.exceptions import ResponseError
 
 log = logs.get("gurulu.runtime")
 SERVICES = ("api", "ticker", "evaluator", "snapshotter")
@@ -46,13 +46,10 @@ GROUPS = {
 }
 
 
-@dataclass
+@dataclass(frozen=True)
 class Options:
     services: tuple[str, ...] = SERVICES
     evaluators: int = 2
-    claim_idle_ms: int = 60_000
-    stuck_after_seconds: float = 300.0
-    evaluator: EvaluatorConfig = field(default_factory=EvaluatorConfig)
 
 
 class Runtime:
@@ -115,16 +112,19 @@ async def run(
     tasks: list[asyncio.Task[None]] = []
     server: _Server | None = None
     try:
+        consumed = [GROUPS[s] for s in options.services if s in GROUPS]
+        # Groups read from the start of their stream: requests made before a service first
+        # ran (the API up before any evaluator) are not skipped.
+        await ensure_groups(runtime.redis, consumed)
         _register_consumers(runtime, options)
         await runtime.broker.start()
         if "ticker" in options.services:
             ticker_config = TickerConfig(
-                settings.tick_interval_seconds, options.stuck_after_seconds
+                settings.tick_interval_seconds, settings.stuck_after_seconds
             )
             ticker = Ticker(runtime.db, runtime.redis, runtime.broker, ticker_config)
             tasks.append(asyncio.create_task(ticker.run(stop), name="ticker"))
-        consumed = [GROUPS[s] for s in options.services if s in GROUPS]
-        tasks.append(asyncio.create_task(_keep_groups(runtime.redis, consumed, stop)))
+        tasks.append(asyncio.create_task(keep_groups(runtime.redis, consumed, stop)))
         if "api" in options.services:
             server = _api_server(runtime, settings)
             tasks.append(asyncio.create_task(server.serve(), name="api"))
@@ -143,12 +143,20 @@ async def run(
 
 
 def _register_consumers(runtime: Runtime, options: Options) -> None:
+    settings = runtime.settings
+    claim_idle_ms = int(settings.claim_idle_seconds * 1000)
     if "evaluator" in options.services:
-        evaluator = Evaluator(runtime.db, runtime.redis, runtime.broker, options.evaluator)
+        config = EvaluatorConfig(
+            max_deliveries=settings.max_deliveries,
+            claim_idle_ms=claim_idle_ms,
+            lock_ttl_seconds=settings.lock_ttl_seconds,
+            lock_wait_seconds=min(30.0, settings.lock_ttl_seconds / 2),
+        )
+        evaluator = Evaluator(runtime.db, runtime.redis, runtime.broker, config)
         for index in range(options.evaluators):
             evaluator.register(consumer_name("evaluator", index))
     if "snapshotter" in options.services:
-        snapshotter = Snapshotter(runtime.db, runtime.broker, options.claim_idle_ms)
+        snapshotter = Snapshotter(runtime.db, runtime.broker, claim_idle_ms)
         snapshotter.register(consumer_name("snapshotter"))
 
 
@@ -163,25 +171,6 @@ def _api_server(runtime: Runtime, settings: Settings) -> _Server:
         access_log=False,
     )
     return _Server(config)
-
-
-async def _keep_groups(
-    redis: aioredis.Redis, groups: Iterable[tuple[str, str]], stop: asyncio.Event
-) -> None:
-    """Recreate consumer groups that vanished with Redis's data (a flush, a failover to an
-    empty replica); the ticker's sweep re-sends whatever was in flight."""
-    while not stop.is_set():
-        for stream, group in groups:
-            try:
-                await redis.xgroup_create(stream, group, id="0", mkstream=True)
-                log.warning("runtime.group_recreated", stream=stream, group=group)
-            except ResponseError as error:
-                if "BUSYGROUP" not in str(error):
-                    log.warning("runtime.group_check_failed", error=str(error))
-            except Exception as error:
-                log.warning("runtime.group_check_failed", error=str(error))
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=2.0)
 
 
 def install_signal_handlers(stop: asyncio.Event) -> None:

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from gurulu.common.clickhouse import ClickHouse, connect
 from gurulu.common.schema import migrate
 

@@ -63,7 +63,7 @@ def audience(db: ClickHouse, ws: str, source: Cohort, name: str = "Live") -> Aud
 
 def request(db: ClickHouse, aud: Audience, reason: str = "manual", at: datetime = NOW) -> Run:
     run = Run(aud.workspace_id, aud.audience_id, new_id("run"), reason, "queued", at)
-    runs.save(db, run)
+    runs.record_requests(db, [run])
     return run
 
 

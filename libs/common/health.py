@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import redis.asyncio as aioredis
+
 from gurulu.common.clickhouse import ClickHouse
 from gurulu.common.schema import pending
 

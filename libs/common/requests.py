@@ -10,6 +10,7 @@ from datetime import datetime
 
 import redis.asyncio as aioredis
 from faststream.redis import RedisBroker
+
 from gurulu.common import metrics
 from gurulu.common.clickhouse import ClickHouse
 from gurulu.common.ids import new_id

@@ -24,6 +24,10 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     admin_token: SecretStr | None = None
     tick_interval_seconds: int = Field(default=3600, ge=1, le=7 * 86400)
+    claim_idle_seconds: float = Field(default=60.0, gt=0, le=3600)
+    stuck_after_seconds: float = Field(default=300.0, gt=0, le=86400)
+    max_deliveries: int = Field(default=5, ge=1, le=100)
+    lock_ttl_seconds: float = Field(default=60.0, gt=0, le=3600)
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=0, le=65535)
 

@@ -10,10 +10,11 @@ from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 from faststream.redis import RedisBroker
+from redis.exceptions import LockError
+
 from gurulu.common.clickhouse import ClickHouse
 from gurulu.common.errors import GuruluError
 from gurulu.common.settings import Settings
-from redis.exceptions import LockError
 
 
 class Busy(GuruluError):

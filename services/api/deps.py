@@ -9,6 +9,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
 from gurulu.common.errors import Unauthorized
 from gurulu.common.store import workspaces
 from gurulu.common.store.workspaces import Workspace

@@ -10,9 +10,10 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
 from gurulu.common import logs
 from gurulu.common.errors import GuruluError
-from starlette.exceptions import HTTPException
 
 log = logs.get("gurulu.api")
 

@@ -7,9 +7,10 @@ import re
 import time
 
 import structlog
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
 from gurulu.common import metrics
 from gurulu.common.ids import new_id
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .errors import error_response
 

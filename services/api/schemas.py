@@ -6,8 +6,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from gurulu.common.clock import utcnow
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from gurulu.common.clock import utcnow
 
 MAX_BATCH = 10_000
 MAX_PROPERTIES = 200

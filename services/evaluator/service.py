@@ -19,6 +19,9 @@ from dataclasses import dataclass
 import redis.asyncio as aioredis
 from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 from faststream.redis import RedisBroker, RedisStreamMessage
+from redis.asyncio.lock import Lock
+from tenacity import retry, retry_if_exception, stop_after_attempt, wait_random_exponential
+
 from gurulu.common import logs, metrics
 from gurulu.common.clickhouse import ClickHouse
 from gurulu.common.clock import utcnow
@@ -35,8 +38,6 @@ from gurulu.common.store import runs
 from gurulu.common.store.runs import Run
 from gurulu.common.streams import consume, publish
 from gurulu.evaluator.refresh import fail, refresh
-from redis.asyncio.lock import Lock
-from tenacity import retry, retry_if_exception, stop_after_attempt, wait_random_exponential
 
 log = logs.get("gurulu.evaluator")
 

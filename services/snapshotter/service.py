@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 
 from faststream.redis import RedisBroker, RedisStreamMessage
+
 from gurulu.common import logs, metrics
 from gurulu.common.clickhouse import ClickHouse
 from gurulu.common.messages import REFRESHED_STREAM, SNAPSHOTTER_GROUP, AudienceRefreshed

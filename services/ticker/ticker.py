@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 
 import redis.asyncio as aioredis
 from faststream.redis import RedisBroker
+
 from gurulu.common import logs, metrics, requests
 from gurulu.common.clickhouse import ClickHouse
 from gurulu.common.clock import boundary, utcnow

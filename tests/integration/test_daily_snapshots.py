@@ -7,7 +7,6 @@ from datetime import timedelta
 from gurulu.common.store import daily
 from gurulu.evaluator.refresh import refresh
 from gurulu.snapshotter.daily import fold
-
 from tests.support import NOW, ago, audience, cohort, events, request, workspace
 
 

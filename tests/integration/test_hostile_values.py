@@ -4,12 +4,12 @@ and name reaches ClickHouse as a bound parameter."""
 from __future__ import annotations
 
 import pytest
+
 from gurulu.common import evaluate
 from gurulu.common.errors import InvalidRequest
 from gurulu.common.rules.model import MAX_NAME_LENGTH
 from gurulu.common.rules.parser import parse_definition
 from gurulu.common.rules.text import to_text
-
 from tests.support import NOW, ago, events, matching, persons, workspace
 
 HOSTILE = [

@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
+
 from gurulu.api import cohorts as cohort_cases
 from gurulu.common.clickhouse import ClickHouse
 from gurulu.common.store import runs
 from gurulu.evaluator.refresh import refresh
-
 from tests.support import NOW, ago, audience, cohort, events, matching, members, request, workspace
 
 STEPS = ("running", "changes", "staged", "members", "succeeded")

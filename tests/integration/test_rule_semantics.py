@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from gurulu.common.clickhouse import ClickHouse
 
+from gurulu.common.clickhouse import ClickHouse
 from tests.support import NOW, ago, cohort, events, matching, persons, workspace
 
 

@@ -4,12 +4,12 @@ invisible, whatever the rule or the store."""
 from __future__ import annotations
 
 import pytest
+
 from gurulu.api import cohorts as cohort_cases
 from gurulu.common.errors import InvalidRequest, NotFound
 from gurulu.common.store import audiences, cohorts, daily, runs
 from gurulu.evaluator.refresh import refresh
 from gurulu.snapshotter.daily import fold
-
 from tests.support import (
     NOW,
     ago,

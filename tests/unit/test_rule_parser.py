@@ -13,6 +13,9 @@ import math
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from gurulu.common.rules.errors import RuleError, clip
 from gurulu.common.rules.model import (
     MAX_FILTERS,
@@ -28,8 +31,6 @@ from gurulu.common.rules.model import (
 )
 from gurulu.common.rules.parser import parse_definition, parse_rule
 from gurulu.common.rules.text import definition_to_text, to_text
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 
 def where(*filters: tuple[Any, ...]) -> list[PropertyFilter]:

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
+
 from gurulu.common.clickhouse import ClickHouse
 from gurulu.common.clock import utcnow
 from gurulu.common.store.versions import next_version

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from fastapi import APIRouter
+
 from gurulu.common.clock import utcnow
 from gurulu.common.errors import NotFound
 from gurulu.common.store import workspaces

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import StreamingResponse
+
 from gurulu.common.store import audiences as store
 from gurulu.common.store import cohorts, daily, runs
 from gurulu.common.store.audiences import Audience

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
+
 from gurulu.common.store import cohorts as store
 
 from .. import cohorts, views

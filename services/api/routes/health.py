@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
-from gurulu.common import health
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from gurulu.common import health
 
 from ..deps import ContextDep
 from ..errors import error_response

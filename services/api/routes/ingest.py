@@ -4,6 +4,7 @@ stored, so a batch with one bad item stores none of it."""
 from __future__ import annotations
 
 from fastapi import APIRouter
+
 from gurulu.common.clock import utcnow
 from gurulu.common.store import people
 

@@ -1,0 +1,45 @@
+"""The page's flow over HTTP against a running system."""
+
+from __future__ import annotations
+
+import time
+
+
+def wait_for(predicate, timeout: float = 30.0, every: float = 0.2):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError("condition not met in time")
+
+
+def test_cohort_to_audience_to_export(api):
+    events = [
+        {"event": "add_to_cart", "person_id": "ana"},
+        {"event": "checkout_started", "person_id": "ana"},
+        {"event": "add_to_cart", "person_id": "bob"},
+    ]
+    assert api.post("/v1/events", json={"events": events}).json() == {"accepted": 3}
+    cohort = api.post(
+        "/v1/cohorts",
+        json={
+            "name": "high-intent",
+            "rules": ["event:add_to_cart in last 7d", "event:checkout_started in last 7d"],
+        },
+    )
+    assert cohort.status_code == 201 and cohort.json()["count"] == 1
+    audience = api.post(
+        "/v1/audiences",
+        json={"name": "Yüksek niyetli ziyaretçiler", "source_cohort_id": "high-intent"},
+    ).json()
+    assert audience["status"] == "active"
+    shown = wait_for(
+        lambda: (a := api.get(f"/v1/audiences/{audience['id']}").json())["last_refreshed_at"] and a
+    )
+    assert shown["member_count"] == 1
+    csv = api.get(f"/v1/audiences/{audience['id']}/export.csv")
+    lines = csv.text.splitlines()
+    assert lines[0] == "audience_id,person_id,joined_at"
+    assert lines[1].startswith(f'"{audience["id"]}","ana",')
