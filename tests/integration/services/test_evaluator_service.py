@@ -1,0 +1,183 @@
+"""Evaluators over Redis Streams: every request applied exactly once, whatever the
+deliveries, deaths and failures."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import orjson
+from faststream.redis.parser.binary import BinaryMessageFormatV1
+
+from gurulu.common import requests
+from gurulu.common.clock import utcnow
+from gurulu.common.messages import DEAD_LETTER_STREAM, REFRESH_STREAM, REFRESHED_STREAM
+from gurulu.common.store import daily, runs
+from gurulu.common.streams import publish
+from gurulu.evaluator.refresh import refresh
+from gurulu.evaluator.service import EvaluatorConfig
+from tests.integration.services.conftest import eventually, running
+from tests.support import audience, cohort, events, members, workspace
+
+
+def shop(db):
+    ws = workspace(db)
+    recently = utcnow() - timedelta(hours=1)
+    events(db, ws, *[(p, "add_to_cart", recently) for p in ("ana", "bob", "cem")])
+    return ws, audience(db, ws, cohort(db, ws, "carted", "event:add_to_cart in last 7d"))
+
+
+def done(db, aud, run_id):
+    def check():
+        run = runs.get(db, aud.workspace_id, aud.audience_id, run_id)
+        return run if run and run.status in ("succeeded", "failed") else None
+
+    return check
+
+
+async def refreshed_events(redis) -> list[dict]:
+    entries = await redis.xrange(REFRESHED_STREAM)
+    return [orjson.loads(_body(fields)) for _, fields in entries]
+
+
+def _body(fields: dict) -> bytes:
+    body, _ = BinaryMessageFormatV1.parse(fields[b"__data__"])
+    return body
+
+
+async def test_a_requested_refresh_is_evaluated_announced_and_snapshotted(db, redis, redis_url):
+    ws, aud = shop(db)
+    async with running(db, redis_url) as services:
+        run = requests.queued(ws, aud.audience_id, "manual", utcnow())
+        await requests.request(db, services.broker, services.redis, [run])
+        finished = await eventually(done(db, aud, run.run_id))
+        rows = await eventually(lambda: daily.rows(db, ws, aud.audience_id))
+    assert finished.status == "succeeded" and finished.joined_count == 3
+    assert set(members(db, aud)) == {"ana", "bob", "cem"}
+    assert rows[0].member_count == 3 and rows[0].joined_count == 3
+    [announced] = await refreshed_events(redis)
+    assert announced["run_id"] == run.run_id and announced["joined_count"] == 3
+
+
+async def test_the_same_message_delivered_twice_is_applied_once(db, redis, redis_url):
+    ws, aud = shop(db)
+    async with running(db, redis_url, evaluators=2) as services:
+        run = requests.queued(ws, aud.audience_id, "manual", utcnow())
+        await requests.request(db, services.broker, services.redis, [run])
+        await publish(services.broker, REFRESH_STREAM, requests.message_of(run))
+        await eventually(done(db, aud, run.run_id))
+        announced = await _wait_announced(redis, 2)
+    assert [a["joined_count"] for a in announced] == [3, 3]
+    assert runs.get(db, ws, aud.audience_id, run.run_id).attempt == 1
+    [row] = daily.rows(db, ws, aud.audience_id)
+    assert (row.member_count, row.joined_count) == (3, 3)
+
+
+async def _wait_announced(redis, count: int, timeout: float = 20.0) -> list[dict]:
+    for _ in range(int(timeout / 0.1)):
+        found = await refreshed_events(redis)
+        if len(found) >= count:
+            return found
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"expected {count} AudienceRefreshed messages")
+
+
+async def test_a_refresh_requested_while_another_runs_waits_and_is_not_lost(db, redis, redis_url):
+    ws, aud = shop(db)
+    async with running(db, redis_url) as services:
+        held = services.redis.lock(f"gurulu:lock:refresh:{aud.audience_id}", timeout=30)
+        assert await held.acquire()
+        run = requests.queued(ws, aud.audience_id, "manual", utcnow())
+        await requests.request(db, services.broker, services.redis, [run])
+        await asyncio.sleep(1.0)
+        assert runs.get(db, ws, aud.audience_id, run.run_id).status == "queued"
+        await held.release()
+        finished = await eventually(done(db, aud, run.run_id))
+    assert finished.status == "succeeded"
+
+
+async def test_a_request_that_outwaits_the_lock_is_put_back_and_done_later(db, redis, redis_url):
+    ws, aud = shop(db)
+    config = EvaluatorConfig(claim_idle_ms=300, lock_wait_seconds=0.3)
+    async with running(db, redis_url, config=config) as services:
+        held = services.redis.lock(f"gurulu:lock:refresh:{aud.audience_id}", timeout=30)
+        assert await held.acquire()
+        run = requests.queued(ws, aud.audience_id, "manual", utcnow())
+        await requests.request(db, services.broker, services.redis, [run])
+        await asyncio.sleep(1.5)
+        await held.release()
+        finished = await eventually(done(db, aud, run.run_id))
+        assert await services.redis.xlen(REFRESH_STREAM) >= 2  # it was put back at least once
+    assert finished.status == "succeeded"
+
+
+async def test_a_message_left_pending_by_a_dead_consumer_is_claimed_and_done(db, redis, redis_url):
+    ws, aud = shop(db)
+    run = requests.queued(ws, aud.audience_id, "manual", utcnow())
+    async with running(db, redis_url, evaluators=0) as services:
+        await requests.request(db, services.broker, services.redis, [run])
+        # A consumer reads the entry, then dies without acknowledging it.
+        await services.redis.xreadgroup("evaluator", "dead-1", {REFRESH_STREAM: ">"}, count=1)
+    async with running(db, redis_url):
+        finished = await eventually(done(db, aud, run.run_id))
+    assert finished.status == "succeeded"
+    pending = await redis.xpending(REFRESH_STREAM, "evaluator")
+    assert pending["pending"] == 0
+
+
+async def test_an_evaluator_that_dies_mid_refresh_is_taken_over_and_equals_a_clean_run(
+    db, redis, redis_url
+):
+    ws, aud = shop(db)
+    crashes = []
+
+    def crash_once_after_staging(evaluator):
+        def flaky(*args, **kwargs):
+            if not crashes:
+                crashes.append(1)
+                return refresh(*args, checkpoint=_raise_at("staged"), **kwargs)
+            return refresh(*args, **kwargs)
+
+        evaluator._refresh = flaky
+
+    async with running(db, redis_url, patch=crash_once_after_staging) as services:
+        run = requests.queued(ws, aud.audience_id, "manual", utcnow())
+        await requests.request(db, services.broker, services.redis, [run])
+        finished = await eventually(done(db, aud, run.run_id))
+        rows = await eventually(lambda: daily.rows(db, ws, aud.audience_id))
+    assert crashes == [1]
+    assert (finished.status, finished.joined_count, finished.member_count) == ("succeeded", 3, 3)
+    assert finished.attempt == 1  # the staged delta was finished, not staged again
+    assert set(members(db, aud)) == {"ana", "bob", "cem"}
+    assert (rows[0].joined_count, rows[0].member_count) == (3, 3)
+
+
+def _raise_at(step: str):
+    def checkpoint(reached: str) -> None:
+        if reached == step:
+            raise ConnectionError(f"evaluator lost at {step}")
+
+    return checkpoint
+
+
+async def test_a_message_that_keeps_failing_is_dead_lettered_and_its_run_failed(
+    db, redis, redis_url
+):
+    ws, aud = shop(db)
+
+    def always_fail(evaluator):
+        def broken(*args, **kwargs):
+            raise RuntimeError("Code: 60. Unknown table expression identifier 'nope'")
+
+        evaluator._refresh = broken
+
+    config = EvaluatorConfig(max_deliveries=2, claim_idle_ms=200, lock_wait_seconds=1.0)
+    async with running(db, redis_url, config=config, patch=always_fail) as services:
+        run = requests.queued(ws, aud.audience_id, "manual", utcnow())
+        await requests.request(db, services.broker, services.redis, [run])
+        finished = await eventually(done(db, aud, run.run_id))
+    assert finished.status == "failed"
+    assert "Unknown table expression identifier" in finished.error
+    [(_, dead)] = await redis.xrange(DEAD_LETTER_STREAM)
+    assert b"Unknown table" in dead[b"error"] and dead[b"deliveries"] == b"3"
+    assert members(db, aud) == {}
