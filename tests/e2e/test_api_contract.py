@@ -1,0 +1,250 @@
+"""The HTTP contract against a running system: quota under concurrency, tenancy on every
+route, and bad input of every kind answered with a clear 4xx that changes nothing."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+
+from tests.e2e.test_smoke import wait_for
+
+ROUTES = [
+    ("GET", "/v1/cohorts/{cohort}", None),
+    ("PATCH", "/v1/cohorts/{cohort}", {"name": "renamed"}),
+    ("DELETE", "/v1/cohorts/{cohort}", None),
+    ("GET", "/v1/audiences/{audience}", None),
+    ("PATCH", "/v1/audiences/{audience}", {"status": "paused"}),
+    ("DELETE", "/v1/audiences/{audience}", None),
+    ("POST", "/v1/audiences/{audience}/refresh", None),
+    ("GET", "/v1/audiences/{audience}/runs", None),
+    ("GET", "/v1/audiences/{audience}/changes", None),
+    ("GET", "/v1/audiences/{audience}/export.csv", None),
+]
+WORKSPACE_ROUTES = [
+    ("POST", "/v1/events", {"events": [{"event": "x", "person_id": "p"}]}),
+    ("POST", "/v1/persons", {"persons": [{"person_id": "p"}]}),
+    ("POST", "/v1/cohorts", {"name": "c", "rules": ["event:x"]}),
+    ("POST", "/v1/cohorts/preview", {"rules": ["event:x"]}),
+    ("GET", "/v1/cohorts", None),
+    ("POST", "/v1/audiences", {"name": "a", "source_cohort_id": "c"}),
+    ("GET", "/v1/audiences", None),
+    ("GET", "/v1/quota", None),
+    *ROUTES,
+]
+
+
+def cohort_and_audience(api: httpx.Client, name: str = "carted") -> tuple[dict, dict]:
+    api.post("/v1/events", json={"events": [{"event": "add_to_cart", "person_id": "ana"}]})
+    cohort = api.post("/v1/cohorts", json={"name": name, "rules": ["event:add_to_cart"]})
+    assert cohort.status_code == 201, cohort.text
+    audience = api.post("/v1/audiences", json={"name": name, "source_cohort_id": name})
+    assert audience.status_code == 201, audience.text
+    return cohort.json(), audience.json()
+
+
+def test_sixteen_concurrent_creates_on_the_free_plan_make_exactly_three(system):
+    _, key = system.workspace(plan="free")
+    with system.client(key) as api:
+        api.post("/v1/cohorts", json={"name": "all", "rules": ["not event:nothing"]})
+
+        def create(i: int) -> httpx.Response:
+            with system.client(key) as own:
+                return own.post("/v1/audiences", json={"name": f"a{i}", "source_cohort_id": "all"})
+
+        with ThreadPoolExecutor(16) as pool:
+            answers = list(pool.map(create, range(16)))
+        assert sorted(r.status_code for r in answers) == [201] * 3 + [402] * 13
+        refused = next(r.json()["error"] for r in answers if r.status_code == 402)
+        assert refused["code"] == "quota_exceeded"
+        assert (refused["dimension"], refused["limit"], refused["plan"]) == ("audiences", 3, "free")
+        assert api.get("/v1/quota").json() == {
+            "plan": "free",
+            "dimensions": {"audiences": {"used": 3, "limit": 3}},
+        }
+        assert len(api.get("/v1/audiences").json()["data"]) == 3
+
+
+def test_at_the_limit_resume_is_refused_existing_ones_keep_running_and_archive_frees_a_slot(
+    system,
+):
+    _, key = system.workspace(plan="free")
+    with system.client(key) as api:
+        api.post("/v1/cohorts", json={"name": "all", "rules": ["not event:nothing"]})
+        made = [
+            api.post("/v1/audiences", json={"name": f"a{i}", "source_cohort_id": "all"}).json()
+            for i in range(3)
+        ]
+        paused = api.patch(f"/v1/audiences/{made[0]['id']}", json={"status": "paused"})
+        assert paused.json()["status"] == "paused"
+        assert api.post("/v1/audiences", json={"name": "a3", "source_cohort_id": "all"}).is_success
+        resumed = api.patch(f"/v1/audiences/{made[0]['id']}", json={"status": "active"})
+        assert resumed.status_code == 402
+        assert api.get(f"/v1/audiences/{made[0]['id']}").json()["status"] == "paused"
+        assert api.post(f"/v1/audiences/{made[1]['id']}/refresh").status_code == 202
+        assert api.delete(f"/v1/audiences/{made[1]['id']}").status_code == 204
+        again = api.patch(f"/v1/audiences/{made[0]['id']}", json={"status": "active"})
+        assert again.status_code == 200 and again.json()["status"] == "active"
+
+
+def test_a_plan_upgrade_lifts_the_limit(system):
+    workspace_id, key = system.workspace(plan="free")
+    with system.admin() as admin:
+        changed = admin.patch(f"/v1/admin/workspaces/{workspace_id}", json={"plan": "custom"})
+        assert changed.json()["plan"] == "custom"
+    with system.client(key) as api:
+        assert api.get("/v1/quota").json()["dimensions"]["audiences"]["limit"] is None
+
+
+def test_every_route_answers_404_for_another_workspaces_ids(system):
+    _, key_a = system.workspace()
+    _, key_b = system.workspace()
+    with system.client(key_a) as a, system.client(key_b) as b:
+        cohort, audience = cohort_and_audience(a)
+        ids = {"cohort": cohort["id"], "audience": audience["id"]}
+        for method, path, body in ROUTES:
+            answer = b.request(method, path.format(**ids), json=body)
+            assert answer.status_code == 404, (method, path, answer.text)
+            assert answer.json()["error"]["code"] == "not_found"
+        stolen = b.post("/v1/audiences", json={"name": "x", "source_cohort_id": cohort["id"]})
+        assert stolen.status_code == 404
+        assert b.get("/v1/cohorts/carted").status_code == 404
+        # ...and nothing of a's changed.
+        assert a.get(f"/v1/cohorts/{cohort['id']}").json()["name"] == "carted"
+        assert a.get(f"/v1/audiences/{audience['id']}").json()["status"] == "active"
+
+
+def test_no_key_or_a_wrong_key_answers_401_and_workspace_keys_are_not_admin(system):
+    _, key = system.workspace()
+    anonymous = httpx.Client(base_url=system.url)
+    wrong = httpx.Client(base_url=system.url, headers={"Authorization": "Bearer gsk_0_nope"})
+    with anonymous, wrong, system.client(key) as api:
+        ids = {"cohort": "coh_x", "audience": "aud_x"}
+        for method, path, body in WORKSPACE_ROUTES:
+            for client in (anonymous, wrong):
+                answer = client.request(method, path.format(**ids), json=body)
+                assert answer.status_code == 401, (method, path)
+                assert answer.json()["error"]["code"] == "unauthorized"
+        for method, path, body in [
+            ("POST", "/v1/admin/workspaces", {"name": "x", "plan": "free"}),
+            ("PATCH", "/v1/admin/workspaces/ws_x", {"plan": "custom"}),
+        ]:
+            assert api.request(method, path, json=body).status_code == 401
+
+
+BAD_BODIES = [
+    ("POST", "/v1/events", b'{"events": [', "body"),
+    ("POST", "/v1/events", {"events": "nope"}, "events"),
+    ("POST", "/v1/events", {"events": []}, "events"),
+    ("POST", "/v1/events", {"events": [{"event": "x", "person_id": "p", "colour": 1}]}, "colour"),
+    ("POST", "/v1/events", {"events": [{"event": "x", "person_id": 5}]}, "person_id"),
+    (
+        "POST",
+        "/v1/events",
+        {"events": [{"event": "x", "person_id": "p", "timestamp": "soon"}]},
+        "timestamp",
+    ),
+    (
+        "POST",
+        "/v1/events",
+        {"events": [{"event": "x", "person_id": "p", "timestamp": "2026-01-01T00:00:00"}]},
+        "timestamp",
+    ),
+    (
+        "POST",
+        "/v1/events",
+        {"events": [{"event": "x", "person_id": "p", "timestamp": "1970-01-01T00:00:00Z"}]},
+        "timestamp",
+    ),
+    ("POST", "/v1/events", {"events": [{"event": "", "person_id": "p"}]}, "event"),
+    ("POST", "/v1/persons", {"persons": [{"person_id": "p", "properties": []}]}, "properties"),
+    ("POST", "/v1/cohorts", {"name": "c", "rules": ["event:x in last 7x"]}, "rules"),
+    ("POST", "/v1/cohorts", {"name": "c", "rules": ["evnt:x"]}, "rules"),
+    ("POST", "/v1/cohorts", {"name": "c", "rules": [{"type": "event"}]}, "rules"),
+    ("POST", "/v1/cohorts", {"name": "c", "rules": ["cohort:missing"]}, "rules[0]"),
+    ("POST", "/v1/cohorts", {"name": "c", "rules": []}, "rules"),
+    ("POST", "/v1/cohorts", {"name": "c", "rules": ["event:x"], "match": "most"}, "match"),
+    ("POST", "/v1/cohorts", {"name": "", "rules": ["event:x"]}, "name"),
+    ("POST", "/v1/cohorts/preview", {"rules": ["person:x >"]}, "rules"),
+    ("POST", "/v1/audiences", {"name": "a", "source_cohort_id": "c", "sync": "daily"}, "sync"),
+    ("POST", "/v1/audiences", {"name": "a"}, "source_cohort_id"),
+    ("PATCH", "/v1/audiences/{audience}", {"status": "archived"}, "status"),
+    ("PATCH", "/v1/audiences/{audience}", {"name": 3}, "name"),
+    ("GET", "/v1/audiences?status=deleted", None, "status"),
+    ("GET", "/v1/audiences/{audience}/runs?limit=0", None, "limit"),
+]
+
+
+@pytest.mark.parametrize("method,path,body,field", BAD_BODIES, ids=range(len(BAD_BODIES)))
+def test_bad_input_gets_a_clear_4xx_naming_the_field_and_stores_nothing(
+    api, method, path, body, field
+):
+    cohort, audience = cohort_and_audience(api)
+    before = snapshot(api, audience["id"])
+    url = path.format(audience=audience["id"])
+    if isinstance(body, bytes):
+        answer = api.request(
+            method, url, content=body, headers={"content-type": "application/json"}
+        )
+    else:
+        answer = api.request(method, url, json=body)
+    assert answer.status_code == 422, answer.text
+    error = answer.json()["error"]
+    assert error["code"] == "invalid_request" and error["message"]
+    assert field in error["field"], error
+    assert snapshot(api, audience["id"]) == before
+
+
+def snapshot(api: httpx.Client, audience_id: str) -> tuple:
+    preview = api.post("/v1/cohorts/preview", json={"rules": ["event:x"]}).json()["count"]
+    cohorts = api.get("/v1/cohorts").json()["data"]
+    audience = api.get(f"/v1/audiences/{audience_id}").json()
+    return (
+        preview,
+        [(c["name"], c["rules"]) for c in cohorts],
+        (audience["name"], audience["status"]),
+        len(api.get("/v1/audiences").json()["data"]),
+    )
+
+
+def test_an_events_batch_with_one_bad_item_stores_none_of_it(api):
+    good = [{"event": "signup", "person_id": f"p{i}"} for i in range(50)]
+    bad = good + [{"event": "signup", "person_id": "p", "timestamp": "yesterday"}]
+    answer = api.post("/v1/events", json={"events": bad})
+    assert answer.status_code == 422
+    assert answer.json()["error"]["field"].startswith("events.50")
+    assert api.post("/v1/cohorts/preview", json={"rules": ["event:signup"]}).json()["count"] == 0
+
+
+def test_a_huge_body_is_refused_before_it_is_read(api):
+    huge = b'{"events": [' + b'{"event": "x", "person_id": "p"},' * 300_000 + b"{}]}"
+    answer = api.post("/v1/events", content=huge, headers={"content-type": "application/json"})
+    assert answer.status_code == 413
+    assert answer.json()["error"]["code"] == "payload_too_large"
+    too_many = {"events": [{"event": "x", "person_id": "p"}] * 10_001}
+    assert api.post("/v1/events", json=too_many).status_code == 422
+
+
+def test_conflicts_are_409_with_a_reason(api):
+    cohort, audience = cohort_and_audience(api)
+    again = api.post("/v1/cohorts", json={"name": "carted", "rules": ["event:x"]})
+    assert again.status_code == 409
+    in_use = api.delete(f"/v1/cohorts/{cohort['id']}")
+    assert in_use.status_code == 409 and in_use.json()["error"]["audiences"] == ["carted"]
+    api.patch(f"/v1/audiences/{audience['id']}", json={"status": "paused"})
+    assert api.post(f"/v1/audiences/{audience['id']}/refresh").status_code == 409
+
+
+def test_runs_and_changes_describe_the_refreshes(api):
+    _, audience = cohort_and_audience(api)
+    runs = wait_for(
+        lambda: (
+            (r := api.get(f"/v1/audiences/{audience['id']}/runs").json()["data"])
+            and r[0]["status"] == "succeeded"
+            and r
+        )
+    )
+    assert runs[0]["reason"] == "created" and runs[0]["joined_count"] == 1
+    changes = wait_for(lambda: api.get(f"/v1/audiences/{audience['id']}/changes").json()["data"])
+    assert changes[0]["net_change"] == 1
