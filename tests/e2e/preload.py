@@ -18,7 +18,8 @@ _EVENTS = """
 INSERT INTO events (workspace_id, event, person_id, timestamp)
 SELECT {ws:String},
        if(number % {people:UInt64} % 3 = 0 AND intDiv(number, {people:UInt64}) % 3 = 2,
-          'purchase', ['page_view', 'add_to_cart', 'page_view'][1 + intDiv(number, {people:UInt64}) % 3]),
+          'purchase',
+          ['page_view', 'add_to_cart', 'page_view'][1 + intDiv(number, {people:UInt64}) % 3]),
        concat('p', leftPad(toString(number % {people:UInt64}), 8, '0')),
        now64(3) - toIntervalSecond(number % 2592000)
 FROM numbers({events:UInt64})

@@ -210,7 +210,7 @@ def snapshot(api: httpx.Client, audience_id: str) -> tuple:
 
 def test_an_events_batch_with_one_bad_item_stores_none_of_it(api):
     good = [{"event": "signup", "person_id": f"p{i}"} for i in range(50)]
-    bad = good + [{"event": "signup", "person_id": "p", "timestamp": "yesterday"}]
+    bad = [*good, {"event": "signup", "person_id": "p", "timestamp": "yesterday"}]
     answer = api.post("/v1/events", json={"events": bad})
     assert answer.status_code == 422
     assert answer.json()["error"]["field"].startswith("events.50")
