@@ -13,7 +13,6 @@ reached becomes `CannotConnect`, so each command handles exactly two failure typ
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -106,7 +105,12 @@ class Client:
             raise ApiError(0, "transport_error", f"the API did not answer: {error}") from error
         if response.is_error:
             raise error_from(response)
-        return Reply(response.text, response.json() if response.content else None)
+        try:
+            return Reply(response.text, response.json() if response.content else None)
+        except ValueError as error:
+            raise ApiError(
+                response.status_code, "bad_response", "the answer is not JSON"
+            ) from error
 
     def get(self, path: str, **params: Any) -> Reply:
         given = {k: v for k, v in params.items() if v is not None}
@@ -143,7 +147,7 @@ def error_from(response: httpx.Response) -> ApiError:
         body = response.json()["error"]
         details = {k: v for k, v in body.items() if k not in ("code", "message")}
         return ApiError(response.status_code, str(body["code"]), str(body["message"]), details)
-    except (ValueError, KeyError, TypeError, json.JSONDecodeError):
+    except (ValueError, KeyError, TypeError):
         reason = response.reason_phrase or "error"
         return ApiError(response.status_code, "http_error", f"HTTP {response.status_code} {reason}")
 

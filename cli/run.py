@@ -1,113 +1,13 @@
-"""`gurulu up` and `gurulu serve`: starting the system.
-
-On first start `up` generates the admin token (kept in the data dir, readable only by its
-owner) and a demo workspace, and prints the token and the workspace's secret key once.
-`--demo` loads the demo data set into that workspace: people, events, the product page's
-recipes as cohorts, and audiences on them.
-"""
+"""`gurulu up` and `gurulu serve`: the commands that start the system. The work lives in
+`system.py`, imported only when one of them runs, so that the client commands (which
+never need ClickHouse or the broker) start fast."""
 
 from __future__ import annotations
 
-import asyncio
-import json
-import os
-import secrets
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from pydantic import SecretStr
-from rich.console import Console
-
-from gurulu.common import logs, requests
-from gurulu.common.clickhouse import ClickHouse
-from gurulu.common.clock import utcnow
-from gurulu.common.ids import new_id
-from gurulu.common.settings import Settings
-from gurulu.common.store import audiences as audiences_store
-from gurulu.common.store import runs, workspaces
-from gurulu.common.store.audiences import Audience
-from gurulu.evaluator.refresh import refresh
-from gurulu.snapshotter.daily import fold
-
-from . import demo
-from .runtime import SERVICES, Options, Runtime, install_signal_handlers, run
-
-console = Console(stderr=True, soft_wrap=True)
-
-
-def _state_file(settings: Settings) -> Path:
-    return settings.data_path / "state.json"
-
-
-def _admin_token(settings: Settings) -> tuple[str, bool]:
-    """The admin token from the settings, else the one kept in the data dir, else a new one."""
-    if settings.admin_token is not None:
-        return settings.admin_token.get_secret_value(), False
-    path = settings.data_path / "admin_token"
-    if path.exists():
-        return path.read_text().strip(), False
-    token = "gat_" + secrets.token_urlsafe(32)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(token + "\n")
-    return token, True
-
-
-def _install_demo(db: ClickHouse, workspace_id: str, now: datetime, days: int = 30) -> list[str]:
-    """Load the demo shop, define the recipes, and promote each to an audience with a
-    history: one real refresh per day of the last `days` days, evaluated at that day's noon
-    over the demo's events, so that charts and run lists have something to show."""
-    demo.load(db, workspace_id, now)
-    created = []
-    for cohort, (_, _, _, audience_name) in zip(
-        demo.define_recipes(db, workspace_id, now), demo.RECIPES, strict=True
-    ):
-        audience = Audience(
-            workspace_id, new_id("aud"), audience_name, cohort.cohort_id, "hourly", "active",
-            now - timedelta(days=days), now - timedelta(days=days),
-        )  # fmt: skip
-        audiences_store.save(db, audience)
-        for back in range(days, 0, -1):
-            at = (now - timedelta(days=back)).replace(hour=12, minute=0, second=0, microsecond=0)
-            run = requests.queued(workspace_id, audience.audience_id, "hourly_tick", at)
-            runs.record_requests(db, [run])
-            refresh(db, workspace_id, audience.audience_id, run.run_id, clock=lambda at=at: at)
-            fold(db, workspace_id, audience.audience_id, at.date())
-        created.append(audience.audience_id)
-    return created
-
-
-async def _first_start(runtime: Runtime, demo: bool, url: str, token: str, new: bool) -> None:
-
-    state_path = _state_file(runtime.settings)
-    state = json.loads(state_path.read_text()) if state_path.exists() else {}
-    key = None
-    if "demo_workspace_id" not in state:
-        workspace, key = await asyncio.to_thread(
-            workspaces.create, runtime.db, "Demo shop", "custom"
-        )
-        state["demo_workspace_id"] = workspace.workspace_id
-    if demo and not state.get("demo_loaded"):
-        workspace_id = state["demo_workspace_id"]
-        with console.status("Loading the demo shop and a month of audience history…"):
-            created = await asyncio.to_thread(_install_demo, runtime.db, workspace_id, utcnow())
-        now = utcnow()
-        fresh = [requests.queued(workspace_id, aud, "created", now) for aud in created]
-        await requests.request(runtime.db, runtime.broker, runtime.redis, fresh)
-        state["demo_loaded"] = True
-    state_path.write_text(json.dumps(state, indent=2))
-    console.print(f"\n[bold green]Gurulu Audiences is up[/] at [link={url}]{url}[/link]")
-    console.print(f"  API docs   {url}/docs")
-    if new:
-        console.print(f"  Admin token (kept in {runtime.settings.data_path / 'admin_token'}):")
-        console.print(f"    export GURULU_ADMIN_TOKEN={token}")
-    if key:
-        console.print("  Demo workspace secret key (shown once):")
-        console.print(f"    export GURULU_SECRET_KEY={key}")
-    console.print("  Stop with Ctrl-C.\n")
 
 
 def up(
@@ -121,42 +21,16 @@ def up(
     evaluators: Annotated[int, typer.Option(min=1, max=32, help="Evaluator consumers.")] = 2,
 ) -> None:
     """Start the whole system in one process on the embedded default."""
-    logs.configure()
-    overrides = {"http_port": port}
-    if "GURULU_DATA_DIR" not in os.environ:
-        overrides["data_dir"] = data_dir  # type: ignore[assignment]
-    settings = Settings(**overrides)  # type: ignore[arg-type]
-    token, new = _admin_token(settings)
-    settings = settings.model_copy(update={"admin_token": SecretStr(token)})
-    url = f"http://{settings.http_host}:{settings.http_port}"
+    from gurulu.cli import system
 
-    async def main() -> None:
-        stop = asyncio.Event()
-        install_signal_handlers(stop)
-
-        async def ready(runtime: Runtime) -> None:
-            await _first_start(runtime, demo, url, token, new)
-
-        await run(settings, Options(evaluators=evaluators), stop, ready)
-
-    asyncio.run(main())
+    system.start_all(port, data_dir, demo, evaluators)
 
 
 def serve(
-    service: Annotated[str, typer.Argument(help=f"One of: {', '.join(SERVICES)}.")],
+    service: Annotated[str, typer.Argument(help="api, ticker, evaluator or snapshotter.")],
     evaluators: Annotated[int, typer.Option(min=1, max=32, help="Evaluator consumers.")] = 1,
 ) -> None:
     """Run one service against GURULU_CLICKHOUSE_URL and GURULU_REDIS_URL."""
-    if service not in SERVICES:
-        raise typer.BadParameter(f"unknown service {service!r}; one of {', '.join(SERVICES)}")
-    logs.configure()
-    settings = Settings()
-    if service == "api" and settings.admin_token is None:
-        raise typer.BadParameter("the api needs GURULU_ADMIN_TOKEN in the distributed setup")
+    from gurulu.cli import system
 
-    async def main() -> None:
-        stop = asyncio.Event()
-        install_signal_handlers(stop)
-        await run(settings, Options(services=(service,), evaluators=evaluators), stop)
-
-    asyncio.run(main())
+    system.start_one(service, evaluators)

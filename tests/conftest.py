@@ -33,5 +33,5 @@ def db(chdb_dsn: str) -> Iterator[ClickHouse]:
     database = connect(chdb_dsn, name)
     migrate(database)
     yield database
-    database.command(f"DROP DATABASE IF EXISTS `{name}`")
+    database.command(f"DROP DATABASE IF EXISTS `{name}` SYNC")
     database.close()

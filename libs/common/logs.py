@@ -50,7 +50,7 @@ def configure(level: str = "INFO", json: bool | None = None) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     # Per-message INFO lines from the broker and access logs would drown the product's own.
-    for noisy in ("faststream", "faststream.access.redis", "uvicorn.access"):
+    for noisy in ("faststream", "faststream.access.redis", "uvicorn.access", "gurulu.broker"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

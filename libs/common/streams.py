@@ -67,7 +67,7 @@ async def ensure_groups(redis: aioredis.Redis, groups: Iterable[tuple[str, str]]
     for stream, group in groups:
         try:
             await redis.xgroup_create(stream, group, id="0", mkstream=True)
-            log.warning("streams.group_created", stream=stream, group=group)
+            log.info("streams.group_created", stream=stream, group=group)
         except ResponseError as error:
             if "BUSYGROUP" not in str(error):
                 raise

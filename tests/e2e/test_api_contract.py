@@ -4,6 +4,7 @@ route, and bad input of every kind answered with a clear 4xx that changes nothin
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -248,3 +249,12 @@ def test_runs_and_changes_describe_the_refreshes(api):
     assert runs[0]["reason"] == "created" and runs[0]["joined_count"] == 1
     changes = wait_for(lambda: api.get(f"/v1/audiences/{audience['id']}/changes").json()["data"])
     assert changes[0]["net_change"] == 1
+
+
+def test_a_cohort_is_addressed_by_its_name_whatever_characters_it_has(api):
+    name = "Q1/Q2 buyers: İstanbul %20 ?x=1"
+    created = api.post("/v1/cohorts", json={"name": name, "rules": ["event:purchase"]})
+    assert created.status_code == 201
+    path = "/v1/cohorts/" + quote(name, safe="")
+    assert api.get(path).json()["id"] == created.json()["id"]
+    assert api.delete(path).status_code == 204

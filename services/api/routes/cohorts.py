@@ -35,12 +35,12 @@ async def list_cohorts(ws: WorkspaceDep, ctx: ContextDep) -> Page[CohortPublic]:
     return Page[CohortPublic](data=[views.cohort(c) for c in found])
 
 
-@router.get("/{cohort}")
+@router.get("/{cohort:path}")
 async def show_cohort(cohort: str, ws: WorkspaceDep, ctx: ContextDep) -> CohortPublic:
     return views.cohort(await ctx.run(cohorts.get, ctx.db, ws.workspace_id, cohort))
 
 
-@router.patch("/{cohort}")
+@router.patch("/{cohort:path}")
 async def update_cohort(
     cohort: str, body: CohortUpdate, ws: WorkspaceDep, ctx: ContextDep
 ) -> CohortPublic:
@@ -58,7 +58,7 @@ async def update_cohort(
     return views.cohort(changed)
 
 
-@router.delete("/{cohort}", status_code=204)
+@router.delete("/{cohort:path}", status_code=204)
 async def delete_cohort(cohort: str, ws: WorkspaceDep, ctx: ContextDep) -> Response:
     async with ctx.exclusive(NAMES_LOCK, ws.workspace_id):
         found = await ctx.run(cohorts.get, ctx.db, ws.workspace_id, cohort)

@@ -1,0 +1,87 @@
+"""`gurulu audience runs` and `gurulu audience changes`: what happened to an audience.
+
+Runs are the refreshes themselves, newest first, with who joined and left in each; a
+failed run shows its error. Changes are the daily snapshots, oldest first as the API sends
+them, with a bar per day and a sparkline over the whole period, so a trend is visible at a
+glance without a chart.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from .. import output
+from ..client import segment
+from .common import Json, session
+
+AudienceId = Annotated[str, typer.Argument(help="The audience's id (aud_…).")]
+RUN_COLUMNS = ("Run", "Reason", "Status", "Requested", "Took>", "Members>", "Joined>", "Left>")
+
+
+def runs(ctx: typer.Context, audience: AudienceId, json: Json = False) -> None:
+    """List an audience's refresh runs, newest first."""
+    with session(ctx) as api:
+        reply = api.get(f"/v1/audiences/{segment(audience)}/runs")
+    output.emit(reply, json, _runs)
+
+
+def changes(ctx: typer.Context, audience: AudienceId, json: Json = False) -> None:
+    """Show an audience's members per day, with who joined and left."""
+    with session(ctx) as api:
+        reply = api.get(f"/v1/audiences/{segment(audience)}/changes")
+    output.emit(reply, json, _changes)
+
+
+def _runs(page: dict[str, Any]) -> None:
+    if not page["data"]:
+        output.out.print("No refresh runs yet.")
+        return
+    grid = output.table(*RUN_COLUMNS, "Error")
+    for run in page["data"]:
+        done = run["status"] == "succeeded"
+        grid.add_row(
+            run["run_id"],
+            run["reason"],
+            output.status(run["status"]),
+            output.relative(run["requested_at"]),
+            _duration(run["duration_seconds"]),
+            output.count(run["member_count"]) if done else "—",
+            _delta(run["joined_count"], "green", "+") if done else "—",
+            _delta(run["left_count"], "red", "-") if done else "—",
+            f"[red]{output.text(run['error'])}[/]" if run["error"] else "",
+        )
+    output.out.print(grid)
+
+
+def _changes(page: dict[str, Any]) -> None:
+    rows = page["data"]
+    if not rows:
+        output.out.print("No daily snapshots yet; the first is recorded by the first refresh.")
+        return
+    members = [row["member_count"] for row in rows]
+    high = max(members)
+    grid = output.table("Day", "Members>", "Joined>", "Left>", "Net>", "")
+    for row in rows:
+        grid.add_row(
+            row["snapshot_date"],
+            output.count(row["member_count"]),
+            _delta(row["joined_count"], "green", "+"),
+            _delta(row["left_count"], "red", "-"),
+            output.signed(row["net_change"]),
+            f"[cyan]{output.bar(row['member_count'], high)}[/]",
+        )
+    output.out.print(grid)
+    first, last = rows[0]["snapshot_date"], rows[-1]["snapshot_date"]
+    output.out.print(f"Members {first} → {last}: [cyan]{output.sparkline(members)}[/]")
+
+
+def _delta(value: int, colour: str, sign: str) -> str:
+    return f"[{colour}]{sign}{value:,}[/]" if value else "0"
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:,.1f} s"
