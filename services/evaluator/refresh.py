@@ -28,7 +28,8 @@ from gurulu.common.clock import utcnow
 from gurulu.common.errors import NotFound
 from gurulu.common.evaluate import query_for
 from gurulu.common.rules.compiler import CompileError
-from gurulu.common.store import audiences, cohorts, runs
+from gurulu.common.rules.model import Definition
+from gurulu.common.store import runs
 from gurulu.common.store.runs import Run
 
 Checkpoint = Callable[[str], None]
@@ -64,6 +65,16 @@ WHERE workspace_id = {ws:String} AND audience_id = {aud:String}
 """
 
 
+_SOURCE = """
+SELECT a.status AS status, a.source_cohort_id AS cohort_id, c.definition AS definition
+FROM audiences AS a FINAL
+LEFT JOIN (
+    SELECT cohort_id, definition FROM cohorts FINAL WHERE workspace_id = {ws:String}
+) AS c ON c.cohort_id = a.source_cohort_id
+WHERE a.workspace_id = {ws:String} AND a.audience_id = {aud:String}
+"""
+
+
 class Refusal(Exception):
     """A refresh that cannot run, whatever is retried (its audience or cohort is gone)."""
 
@@ -85,17 +96,18 @@ def refresh(
 
     Transient store errors propagate (the caller retries the same run); a refresh that can
     never succeed is recorded as failed and returned."""
-    run = runs.get(db, workspace_id, audience_id, run_id)
+    found = runs.situation(db, workspace_id, audience_id, run_id)
+    run = found.run
     if run is None:
         raise NotFound(f"run {run_id} of audience {audience_id} does not exist")
     if run.status == "succeeded" or (run.status == "failed" and not run.staged):
         return run
-    for earlier in runs.staged_unfinished(db, workspace_id, audience_id):
-        if earlier.run_id != run_id:
-            _apply(db, earlier, clock, checkpoint)
+    latest = found.latest_staged
+    for earlier in found.unfinished:
+        latest = _apply(db, earlier, clock, checkpoint)
     if not run.staged:
         try:
-            run = _stage(db, run, clock, checkpoint)
+            run = _stage(db, run, latest, clock, checkpoint)
         except Refusal as refusal:
             return fail(db, run, str(refusal), clock)
     return _apply(db, run, clock, checkpoint)
@@ -112,29 +124,29 @@ def fail(db: ClickHouse, run: Run, error: str, clock: Clock = utcnow) -> Run:
     return failed
 
 
-def _stage(db: ClickHouse, run: Run, clock: Clock, checkpoint: Checkpoint) -> Run:
-    audience = audiences.get(db, run.workspace_id, run.audience_id)
-    if audience is None:
-        raise Refusal("the audience was archived before this refresh ran")
-    if audience.status != "active":
-        raise Refusal(f"the audience was {audience.status} before this refresh ran")
-    cohort = cohorts.get(db, run.workspace_id, audience.source_cohort_id)
-    if cohort is None:
-        raise Refusal("the audience's source cohort no longer exists")
+def _stage(
+    db: ClickHouse, run: Run, latest: Run | None, clock: Clock, checkpoint: Checkpoint
+) -> Run:
+    """Steps 1 to 3. `latest` is the audience's latest run that committed to a delta (all
+    of them are applied by now): the new delta is counted from its member count, and the
+    new evaluation time comes strictly after its own."""
+    cohort_id, definition = _source(db, run)
     started = run.started_at or clock()
-    at = _evaluation_time(db, run, clock)
+    at = clock()
+    if latest is not None and latest.evaluated_at is not None and at <= latest.evaluated_at:
+        at = latest.evaluated_at + timedelta(microseconds=1)
     run = run.but(
         status="running",
         attempt=run.attempt + 1,
         started_at=started,
         evaluated_at=at,
-        definition=cohort.definition.model_dump_json(),
+        definition=definition.model_dump_json(),
         error="",
     )
     runs.save(db, run)
     checkpoint("running")
     try:
-        query = query_for(db, run.workspace_id, cohort.definition, at, cohort.cohort_id)
+        query = query_for(db, run.workspace_id, definition, at, cohort_id)
     except CompileError as error:
         raise Refusal(str(error)) from error
     keys = {"r_ws": run.workspace_id, "r_aud": run.audience_id, "r_run": run.run_id}
@@ -144,8 +156,7 @@ def _stage(db: ClickHouse, run: Run, clock: Clock, checkpoint: Checkpoint) -> Ru
     )
     checkpoint("changes")
     joined, left = db.rows(_COUNTS, _keys(run))[0]
-    previous = runs.latest_succeeded(db, run.workspace_id, run.audience_id)
-    members = (previous.member_count if previous else 0) + joined - left
+    members = (latest.member_count if latest else 0) + joined - left
     run = run.but(
         staged=True,
         joined_count=joined,
@@ -168,14 +179,16 @@ def _apply(db: ClickHouse, run: Run, clock: Clock, checkpoint: Checkpoint) -> Ru
     return done
 
 
-def _evaluation_time(db: ClickHouse, run: Run, clock: Clock) -> datetime:
-    """Now, but strictly after the audience's previous evaluation: member versions derive
-    from it, so a later run must always win."""
-    at = clock()
-    last = runs.last_evaluated_at(db, run.workspace_id, run.audience_id)
-    if last is not None and at <= last:
-        at = last + timedelta(microseconds=1)
-    return at
+def _source(db: ClickHouse, run: Run) -> tuple[str, Definition]:
+    """The audience's source cohort and its current definition, if it may refresh."""
+    row = db.one(_SOURCE, {"ws": run.workspace_id, "aud": run.audience_id})
+    if row is None or row["status"] == "archived":
+        raise Refusal("the audience was archived before this refresh ran")
+    if row["status"] != "active":
+        raise Refusal(f"the audience was {row['status']} before this refresh ran")
+    if not row["definition"]:
+        raise Refusal("the audience's source cohort no longer exists")
+    return row["cohort_id"], Definition.model_validate_json(row["definition"])
 
 
 def _version(evaluated_at: datetime) -> int:

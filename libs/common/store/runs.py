@@ -91,23 +91,45 @@ def latest_succeeded(db: ClickHouse, workspace_id: str, audience_id: str) -> Run
     return _run(row) if row else None
 
 
-def staged_unfinished(db: ClickHouse, workspace_id: str, audience_id: str) -> list[Run]:
-    """Runs that committed to a delta but did not finish applying it, oldest first."""
-    rows = db.dicts(
-        _SELECT + " AND staged = 1 AND status NOT IN ('succeeded', 'failed')"
-        " ORDER BY evaluated_at, run_id",
-        {"ws": workspace_id, "aud": audience_id},
-    )
-    return [_run(row) for row in rows]
+@dataclass(frozen=True)
+class Situation:
+    """What a refresh needs to know of an audience's runs, read in one query: the run
+    itself, the runs that committed to a delta but did not finish applying it (oldest
+    first), and the latest run that committed to one (its time and member count)."""
+
+    run: Run | None
+    unfinished: tuple[Run, ...]
+    latest_staged: Run | None
 
 
-def last_evaluated_at(db: ClickHouse, workspace_id: str, audience_id: str) -> datetime | None:
-    value = db.scalar(
-        "SELECT max(evaluated_at) FROM refresh_runs FINAL WHERE workspace_id = {ws:String}"
-        " AND audience_id = {aud:String} AND staged = 1",
-        {"ws": workspace_id, "aud": audience_id},
+_SITUATION = f"""
+SELECT 'open' AS part, {", ".join(_COLUMNS)} FROM refresh_runs FINAL
+WHERE workspace_id = {{ws:String}} AND audience_id = {{aud:String}}
+  AND (run_id = {{run:String}} OR (staged = 1 AND status != 'succeeded'))
+UNION ALL
+SELECT 'latest' AS part, * FROM (
+    SELECT {", ".join(_COLUMNS)} FROM refresh_runs FINAL
+    WHERE workspace_id = {{ws:String}} AND audience_id = {{aud:String}} AND staged = 1
+    ORDER BY evaluated_at DESC LIMIT 1
+)
+"""
+
+
+def situation(db: ClickHouse, workspace_id: str, audience_id: str, run_id: str) -> Situation:
+    rows = db.dicts(_SITUATION, {"ws": workspace_id, "aud": audience_id, "run": run_id})
+    found = [(row.pop("part"), _run(row)) for row in rows]
+    opened = [run for part, run in found if part == "open"]
+    latest = next((run for part, run in found if part == "latest"), None)
+    return Situation(
+        run=next((run for run in opened if run.run_id == run_id), None),
+        unfinished=tuple(
+            sorted(
+                (r for r in opened if r.staged and r.status != "succeeded" and r.run_id != run_id),
+                key=lambda r: (r.evaluated_at, r.run_id),
+            )
+        ),
+        latest_staged=latest,
     )
-    return value
 
 
 @dataclass(frozen=True)
