@@ -19,6 +19,7 @@ def query_for(
     definition: Definition,
     at: datetime,
     cohort_id: str | None = None,
+    distinct: bool = True,
 ) -> Query:
     return compile_definition(
         definition,
@@ -26,6 +27,7 @@ def query_for(
         at=at,
         resolve=cohorts.resolver(db, workspace_id),
         root_id=cohort_id,
+        distinct=distinct,
     )
 
 

@@ -36,17 +36,26 @@ Checkpoint = Callable[[str], None]
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 Clock = Callable[[], datetime]
 
+# The new set and the current members side by side, one GROUP BY per person: joined if
+# only in the new set, left if only a member. A member is a person whose latest row (by
+# version) is not a tombstone; reading every row and picking the latest spares a FINAL.
 _STAGE = """
 INSERT INTO audience_changes (workspace_id, audience_id, run_id, attempt, person_id, change, at)
 SELECT {r_ws:String}, {r_aud:String}, {r_run:String}, {r_attempt:UInt32}, person_id,
-       if(fresh.member = 1, 'joined', 'left'), {r_at:DateTime64(6, 'UTC')}
-FROM (SELECT person_id, toUInt8(1) AS member FROM (__COHORT__)) AS fresh
-FULL OUTER JOIN (
-    SELECT person_id, toUInt8(1) AS member FROM audience_members FINAL
-    WHERE workspace_id = {r_ws:String} AND audience_id = {r_aud:String}
-) AS current USING (person_id)
-WHERE fresh.member != current.member
-SETTINGS join_use_nulls = 0
+       if(fresh, 'joined', 'left'), {r_at:DateTime64(6, 'UTC')}
+FROM (
+    SELECT person_id, max(source = 1) AS fresh,
+           argMaxIf(is_deleted = 0, version, source = 2) AS member
+    FROM (
+        SELECT person_id, toUInt8(1) AS source, toUInt64(0) AS version, toUInt8(0) AS is_deleted
+        FROM (__COHORT__)
+        UNION ALL
+        SELECT person_id, toUInt8(2), version, is_deleted FROM audience_members
+        WHERE workspace_id = {r_ws:String} AND audience_id = {r_aud:String}
+    )
+    GROUP BY person_id
+    HAVING fresh != member
+)
 """
 
 _COUNTS = """
@@ -102,14 +111,17 @@ def refresh(
         raise NotFound(f"run {run_id} of audience {audience_id} does not exist")
     if run.status == "succeeded" or (run.status == "failed" and not run.staged):
         return run
-    latest = found.latest_staged
+    latest = (found.latest_evaluated_at, found.latest_member_count)
     for earlier in found.unfinished:
-        latest = _apply(db, earlier, clock, checkpoint)
+        finished = _apply(db, earlier, clock, checkpoint)
+        latest = (finished.evaluated_at, finished.member_count)
     if not run.staged:
         try:
             run = _stage(db, run, latest, clock, checkpoint)
         except Refusal as refusal:
             return fail(db, run, str(refusal), clock)
+        if run.status == "succeeded":
+            return run
     return _apply(db, run, clock, checkpoint)
 
 
@@ -125,16 +137,22 @@ def fail(db: ClickHouse, run: Run, error: str, clock: Clock = utcnow) -> Run:
 
 
 def _stage(
-    db: ClickHouse, run: Run, latest: Run | None, clock: Clock, checkpoint: Checkpoint
+    db: ClickHouse,
+    run: Run,
+    latest: tuple[datetime | None, int],
+    clock: Clock,
+    checkpoint: Checkpoint,
 ) -> Run:
-    """Steps 1 to 3. `latest` is the audience's latest run that committed to a delta (all
-    of them are applied by now): the new delta is counted from its member count, and the
-    new evaluation time comes strictly after its own."""
+    """Steps 1 to 3. `latest` is the evaluation time and member count of the audience's
+    latest run that committed to a delta (all of them are applied by now): the new delta
+    counts from that member count, and the new evaluation time comes strictly after it.
+    An empty delta has nothing to apply, so its run is recorded as done at once."""
     cohort_id, definition = _source(db, run)
+    latest_at, latest_members = latest
     started = run.started_at or clock()
     at = clock()
-    if latest is not None and latest.evaluated_at is not None and at <= latest.evaluated_at:
-        at = latest.evaluated_at + timedelta(microseconds=1)
+    if latest_at is not None and at <= latest_at:
+        at = latest_at + timedelta(microseconds=1)
     run = run.but(
         status="running",
         attempt=run.attempt + 1,
@@ -146,7 +164,7 @@ def _stage(
     runs.save(db, run)
     checkpoint("running")
     try:
-        query = query_for(db, run.workspace_id, definition, at, cohort_id)
+        query = query_for(db, run.workspace_id, definition, at, cohort_id, distinct=False)
     except CompileError as error:
         raise Refusal(str(error)) from error
     keys = {"r_ws": run.workspace_id, "r_aud": run.audience_id, "r_run": run.run_id}
@@ -156,14 +174,15 @@ def _stage(
     )
     checkpoint("changes")
     joined, left = db.rows(_COUNTS, _keys(run))[0]
-    members = (latest.member_count if latest else 0) + joined - left
     run = run.but(
         staged=True,
         joined_count=joined,
         left_count=left,
-        member_count=members,
+        member_count=latest_members + joined - left,
         rows_read=stats.read_rows,
     )
+    if joined == left == 0:
+        run = run.but(status="succeeded", finished_at=clock())
     runs.save(db, run)
     checkpoint("staged")
     return run

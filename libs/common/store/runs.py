@@ -7,11 +7,12 @@ version of it; so ClickHouse, not the message stream, says which refreshes are o
 
 from __future__ import annotations
 
-from dataclasses import astuple, dataclass, fields, replace
+from dataclasses import asdict, astuple, dataclass, fields, replace
 from datetime import datetime
 from typing import Literal
 
 from gurulu.common.clickhouse import ClickHouse
+from gurulu.common.schema import REFRESH_RUNS
 from gurulu.common.store.versions import next_version
 
 Reason = Literal["hourly_tick", "created", "manual", "catch_up"]
@@ -57,8 +58,12 @@ def _run(row: dict) -> Run:
     return Run(**(row | {"staged": bool(row["staged"])}))
 
 
+_INSERT = REFRESH_RUNS.insert_sql((*_COLUMNS, "version"))
+
+
 def save(db: ClickHouse, run: Run) -> None:
-    db.insert("refresh_runs", [(*astuple(run), next_version())], (*_COLUMNS, "version"))
+    values = {name: int(v) if isinstance(v, bool) else v for name, v in asdict(run).items()}
+    db.command(_INSERT, values | {"version": next_version()})
 
 
 def record_requests(db: ClickHouse, requested: list[Run]) -> None:
@@ -93,42 +98,46 @@ def latest_succeeded(db: ClickHouse, workspace_id: str, audience_id: str) -> Run
 
 @dataclass(frozen=True)
 class Situation:
-    """What a refresh needs to know of an audience's runs, read in one query: the run
-    itself, the runs that committed to a delta but did not finish applying it (oldest
-    first), and the latest run that committed to one (its time and member count)."""
+    """What a refresh needs to know of an audience's runs: the run itself, the runs that
+    committed to a delta but did not finish applying it (oldest first), and the time and
+    member count of the latest run that committed to one."""
 
     run: Run | None
     unfinished: tuple[Run, ...]
-    latest_staged: Run | None
+    latest_evaluated_at: datetime | None
+    latest_member_count: int
 
 
+_THIS = ", ".join(f"anyIf({c}, run_id = {{run:String}}) AS this_{c}" for c in _COLUMNS)
 _SITUATION = f"""
-SELECT 'open' AS part, {", ".join(_COLUMNS)} FROM refresh_runs FINAL
+SELECT {_THIS}, countIf(run_id = {{run:String}}) AS found,
+       maxIf(evaluated_at, staged = 1) AS latest_evaluated_at,
+       argMaxIf(member_count, evaluated_at, staged = 1) AS latest_member_count,
+       countIf(staged = 1 AND status != 'succeeded' AND run_id != {{run:String}}) AS unfinished
+FROM refresh_runs FINAL
 WHERE workspace_id = {{ws:String}} AND audience_id = {{aud:String}}
-  AND (run_id = {{run:String}} OR (staged = 1 AND status != 'succeeded'))
-UNION ALL
-SELECT 'latest' AS part, * FROM (
-    SELECT {", ".join(_COLUMNS)} FROM refresh_runs FINAL
-    WHERE workspace_id = {{ws:String}} AND audience_id = {{aud:String}} AND staged = 1
-    ORDER BY evaluated_at DESC LIMIT 1
-)
 """
 
 
 def situation(db: ClickHouse, workspace_id: str, audience_id: str, run_id: str) -> Situation:
-    rows = db.dicts(_SITUATION, {"ws": workspace_id, "aud": audience_id, "run": run_id})
-    found = [(row.pop("part"), _run(row)) for row in rows]
-    opened = [run for part, run in found if part == "open"]
-    latest = next((run for part, run in found if part == "latest"), None)
+    """One aggregate over the audience's runs; the unfinished ones (rare: a crash) are
+    fetched only when there are any."""
+    params = {"ws": workspace_id, "aud": audience_id, "run": run_id}
+    row = db.one(_SITUATION, params) or {}
+    run = _run({c: row[f"this_{c}"] for c in _COLUMNS}) if row.get("found") else None
+    unfinished: list[Run] = []
+    if row.get("unfinished"):
+        rows = db.dicts(
+            _SELECT + " AND staged = 1 AND status != 'succeeded' AND run_id != {run:String}"
+            " ORDER BY evaluated_at, run_id",
+            params,
+        )
+        unfinished = [_run(r) for r in rows]
     return Situation(
-        run=next((run for run in opened if run.run_id == run_id), None),
-        unfinished=tuple(
-            sorted(
-                (r for r in opened if r.staged and r.status != "succeeded" and r.run_id != run_id),
-                key=lambda r: (r.evaluated_at, r.run_id),
-            )
-        ),
-        latest_staged=latest,
+        run,
+        tuple(unfinished),
+        row.get("latest_evaluated_at"),
+        int(row.get("latest_member_count") or 0),
     )
 
 
