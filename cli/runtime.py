@@ -22,7 +22,7 @@ from faststream.redis import RedisBroker
 
 from gurulu.api.app import create_app
 from gurulu.api.context import ApiContext
-from gurulu.common import logs
+from gurulu.common import logs, monitor
 from gurulu.common import redis as redis_support
 from gurulu.common.clickhouse import ClickHouse, connect
 from gurulu.common.messages import (
@@ -31,6 +31,7 @@ from gurulu.common.messages import (
     REFRESHED_STREAM,
     SNAPSHOTTER_GROUP,
 )
+from gurulu.common.ops_http import create_ops_app
 from gurulu.common.schema import migrate
 from gurulu.common.settings import Settings
 from gurulu.common.streams import consumer_name, ensure_groups, keep_groups
@@ -125,11 +126,11 @@ async def run(
             ticker = Ticker(runtime.db, runtime.redis, runtime.broker, ticker_config)
             tasks.append(asyncio.create_task(ticker.run(stop), name="ticker"))
         tasks.append(asyncio.create_task(keep_groups(runtime.redis, consumed, stop)))
-        if "api" in options.services:
-            server = _api_server(runtime, settings)
-            tasks.append(asyncio.create_task(server.serve(), name="api"))
-            while not server.started and not tasks[-1].done():
-                await asyncio.sleep(0.02)
+        tasks.append(asyncio.create_task(monitor.watch(runtime.redis, GROUPS.values(), stop)))
+        server = _http_server(runtime, settings, "api" in options.services)
+        tasks.append(asyncio.create_task(server.serve(), name="http"))
+        while not server.started and not tasks[-1].done():
+            await asyncio.sleep(0.02)
         if on_ready is not None:
             await on_ready(runtime)
         await stop.wait()
@@ -160,12 +161,18 @@ def _register_consumers(runtime: Runtime, options: Options) -> None:
         snapshotter.register(consumer_name("snapshotter"))
 
 
-def _api_server(runtime: Runtime, settings: Settings) -> _Server:
-    context = ApiContext(settings, runtime.db, runtime.redis, runtime.broker)
+def _http_server(runtime: Runtime, settings: Settings, api: bool) -> _Server:
+    """The API (with /metrics for every service of the process), or for a process without
+    it, the small listener of /healthz, /readyz and /metrics on the metrics port."""
+    if api:
+        context = ApiContext(settings, runtime.db, runtime.redis, runtime.broker)
+        app, port = create_app(context), settings.http_port
+    else:
+        app, port = create_ops_app(runtime.db, runtime.redis), settings.metrics_port
     config = uvicorn.Config(
-        create_app(context),
+        app,
         host=settings.http_host,
-        port=settings.http_port,
+        port=port,
         log_config=None,
         lifespan="off",
         access_log=False,

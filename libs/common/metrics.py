@@ -4,7 +4,7 @@ labels are bounded sets — reasons, outcomes, routes — never audience or work
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 LAG_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200)
 DURATION_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300)
@@ -50,4 +50,19 @@ API_LATENCY = Histogram(
     "HTTP request latency by route template.",
     ["method", "route", "status"],
     buckets=DURATION_BUCKETS,
+)
+
+STREAM_LENGTH = Gauge("gurulu_stream_length", "Entries in a stream.", ["stream"])
+STREAM_PENDING = Gauge(
+    "gurulu_stream_pending",
+    "Entries delivered to a consumer group but not acknowledged yet.",
+    ["stream", "group"],
+)
+STREAM_BACKLOG = Gauge(
+    "gurulu_stream_backlog",
+    "Entries of a stream not yet delivered to a consumer group.",
+    ["stream", "group"],
+)
+STREAM_CONSUMERS = Gauge(
+    "gurulu_stream_consumers", "Consumers of a consumer group.", ["stream", "group"]
 )

@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     lock_ttl_seconds: float = Field(default=60.0, gt=0, le=3600)
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=0, le=65535)
+    # The listener of /healthz, /readyz and /metrics of a service without the API.
+    metrics_port: int = Field(default=9464, ge=0, le=65535)
 
     @field_validator("clickhouse_database")
     @classmethod

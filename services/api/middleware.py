@@ -9,11 +9,12 @@ import time
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gurulu.common import metrics
+from gurulu.common import logs, metrics
 from gurulu.common.ids import new_id
 
 from .errors import error_response
 
+log = logs.get("gurulu.api")
 MAX_BODY_BYTES = 8 * 1024 * 1024
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
 
@@ -65,12 +66,18 @@ class RequestContext:
             await self._too_large(scope, receive, send, request_id)
             status = 413
         finally:
-            structlog.contextvars.unbind_contextvars("request_id")
-            route = scope.get("route")
-            template = getattr(route, "path", "unmatched")
-            metrics.API_LATENCY.labels(scope["method"], template, str(status)).observe(
-                time.perf_counter() - started
+            elapsed = time.perf_counter() - started
+            template = getattr(scope.get("route"), "path", "unmatched")
+            metrics.API_LATENCY.labels(scope["method"], template, str(status)).observe(elapsed)
+            log.info(
+                "api.request",
+                method=scope["method"],
+                route=template,
+                status=status,
+                duration_ms=round(elapsed * 1000, 1),
+                workspace_id=scope["state"].get("workspace_id"),
             )
+            structlog.contextvars.unbind_contextvars("request_id")
 
     async def _too_large(self, scope: Scope, receive: Receive, send: Send, request_id: str):
         response = error_response(
