@@ -11,7 +11,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _DATABASE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
-_PLACEHOLDERS = {"changeme", "change-me", "secret", "admin", "password", ""}
+_PLACEHOLDERS = {"changeme", "change-me", "secret", "admin", "password", "replace-with-a-secret", ""}
 
 
 class Settings(BaseSettings):
