@@ -148,8 +148,15 @@ class ClickHouse:
             client.close()
 
 
-def _client(dsn: str, database: str | None) -> Client:
-    client = clickhouse_connect.get_client(dsn=dsn, database=database)
+# On a cluster: subqueries over distributed tables run once and are shipped to the shards
+# (GLOBAL), and an insert returns only once every shard has it, so that the next statement
+# of a refresh reads what the previous one wrote.
+CLUSTER_SETTINGS = {"distributed_product_mode": "global", "insert_distributed_sync": 1}
+
+
+def _client(dsn: str, database: str | None, cluster: str | None = None) -> Client:
+    settings = CLUSTER_SETTINGS if cluster else None
+    client = clickhouse_connect.get_client(dsn=dsn, database=database, settings=settings)
     backend = getattr(client, "_backend", None)
     if type(backend) is ChdbBackend:
         backend.__class__ = _ChdbBackendWithStorageStats
@@ -162,8 +169,8 @@ def connect(dsn: str, database: str, cluster: str | None = None, pool_size: int 
         raise ValueError(f"unsupported ClickHouse URL {dsn!r}: use chdb:///path or http(s)://")
     if not _IDENTIFIER.match(database) or (cluster and not _IDENTIFIER.match(cluster)):
         raise ValueError("database and cluster names are letters, digits and underscores")
-    bootstrap = _client(dsn, None)
+    bootstrap = _client(dsn, None, cluster)
     on_cluster = f" ON CLUSTER `{cluster}`" if cluster else ""
     bootstrap.command(f"CREATE DATABASE IF NOT EXISTS `{database}`{on_cluster}")
     bootstrap.close()
-    return ClickHouse(lambda: _client(dsn, database), database, cluster, pool_size)
+    return ClickHouse(lambda: _client(dsn, database, cluster), database, cluster, pool_size)

@@ -7,7 +7,11 @@ with a higher `version`, and readers take the latest with `FINAL`. Nothing is up
 place, which is what lets a refresh replay its writes without changing the outcome.
 
 On a cluster (`GURULU_CLICKHOUSE_CLUSTER`), each table becomes a replicated local table
-`<name>_local` plus a `Distributed` table `<name>` over it, both created `ON CLUSTER`.
+`<name>_local` plus a `Distributed` table `<name>` over it, both created `ON CLUSTER`, and
+the queries, unchanged, run against the distributed tables. Rows are sharded by a hash of
+their sort key (by person for events, people and members), which keeps every version of a
+row on one shard, so `FINAL` and `argMax` stay exact; the materialised view from events to
+people runs on each shard's local tables, where both are sharded by person.
 """
 
 from __future__ import annotations
@@ -27,7 +31,9 @@ class Table:
     columns: tuple[str, ...]
     engine: str
     order_by: str
-    sharding_key: str = "rand()"
+    # How a cluster spreads rows over shards. By default the whole sort key, so that every
+    # version of a row lands on one shard and FINAL, applied per shard, still sees them all.
+    sharding_key: str | None = None
     partition_by: str | None = None
 
     def column_type(self, name: str) -> str:
@@ -56,7 +62,8 @@ class Table:
             f"CREATE TABLE IF NOT EXISTS `{local}` ON CLUSTER `{cluster}` (\n  {body}\n)\n"
             f"ENGINE = {replicated(self.engine)}{partition}\nORDER BY ({self.order_by})",
             f"CREATE TABLE IF NOT EXISTS `{self.name}` ON CLUSTER `{cluster}` AS `{local}`\n"
-            f"ENGINE = Distributed(`{cluster}`, `{database}`, `{local}`, {self.sharding_key})",
+            f"ENGINE = Distributed(`{cluster}`, `{database}`, `{local}`,"
+            f" {self.sharding_key or f'cityHash64({self.order_by})'})",
         ]
 
 
