@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from . import errors
+from . import docs, errors
 from .context import ApiContext
 from .deps import KeyCache
 from .middleware import RequestContext
@@ -21,10 +21,13 @@ def create_app(context: ApiContext) -> FastAPI:
         title="Gurulu Audiences",
         version="1",
         description=DESCRIPTION,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.context = context
     app.state.key_cache = KeyCache()
     errors.install(app)
+    docs.install(app)
     for module in (health, admin, ingest, cohorts, audiences):
         app.include_router(module.router)
     app.add_middleware(RequestContext)

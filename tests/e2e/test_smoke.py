@@ -43,3 +43,14 @@ def test_cohort_to_audience_to_export(api):
     lines = csv.text.splitlines()
     assert lines[0] == "audience_id,person_id,joined_at"
     assert lines[1].startswith(f'"{audience["id"]}","ana",')
+
+
+def test_the_api_docs_work_without_internet(system):
+    import httpx
+
+    page = httpx.get(f"{system.url}/docs").text
+    assert "/docs-assets/swagger-ui-bundle.js" in page and "cdn" not in page.lower()
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css"):
+        assert httpx.get(f"{system.url}/docs-assets/{asset}").status_code == 200
+    assert "redoc.standalone.js" in httpx.get(f"{system.url}/redoc").text
+    assert httpx.get(f"{system.url}/openapi.json").json()["info"]["title"] == "Gurulu Audiences"
