@@ -4,6 +4,7 @@ deliveries, deaths and failures."""
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import timedelta
 
 import orjson
@@ -181,3 +182,27 @@ async def test_a_message_that_keeps_failing_is_dead_lettered_and_its_run_failed(
     [(_, dead)] = await redis.xrange(DEAD_LETTER_STREAM)
     assert b"Unknown table" in dead[b"error"] and dead[b"deliveries"] == b"3"
     assert members(db, aud) == {}
+
+
+async def test_stopping_finishes_the_refresh_in_hand_before_it_returns(db, redis, redis_url):
+    ws, aud = shop(db)
+    started = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def slow(evaluator):
+        def refresh_slowly(*args, **kwargs):
+            loop.call_soon_threadsafe(started.set)
+            time.sleep(1.5)  # a long refresh, in the evaluator's worker thread
+            return refresh(*args, **kwargs)
+
+        evaluator._refresh = refresh_slowly
+
+    async with running(db, redis_url, patch=slow) as services:
+        run = requests.queued(ws, aud.audience_id, "manual", utcnow())
+        await requests.request(db, services.broker, services.redis, [run])
+        await asyncio.wait_for(started.wait(), timeout=10)
+    # Leaving `running` stopped the broker (SIGTERM does the same): the refresh finished first.
+    finished = runs.get(db, ws, aud.audience_id, run.run_id)
+    assert finished.status == "succeeded" and finished.joined_count == 3
+    pending = await redis.xpending(REFRESH_STREAM, "evaluator")
+    assert pending["pending"] == 0
