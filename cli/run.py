@@ -27,7 +27,9 @@ def up(
 
 
 def serve(
-    service: Annotated[str, typer.Argument(help="api, ticker, evaluator or snapshotter.")],
+    service: Annotated[
+        str, typer.Argument(help="api, ticker, evaluator, snapshotter or destinations.")
+    ],
     evaluators: Annotated[int, typer.Option(min=1, max=32, help="Evaluator consumers.")] = 1,
 ) -> None:
     """Run one service against GURULU_CLICKHOUSE_URL and GURULU_REDIS_URL."""

@@ -16,16 +16,19 @@ import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+import httpx
 import redis.asyncio as aioredis
 import uvicorn
 from faststream.redis import RedisBroker
 
 from gurulu.api.app import create_app
 from gurulu.api.context import ApiContext
-from gurulu.common import logs, monitor
+from gurulu.common import crypto, logs, monitor
 from gurulu.common import redis as redis_support
 from gurulu.common.clickhouse import ClickHouse, connect
 from gurulu.common.messages import (
+    DESTINATION_SYNC_STREAM,
+    DESTINATIONS_GROUP,
     EVALUATOR_GROUP,
     REFRESH_STREAM,
     REFRESHED_STREAM,
@@ -35,16 +38,23 @@ from gurulu.common.ops_http import create_ops_app
 from gurulu.common.schema import migrate
 from gurulu.common.settings import Settings
 from gurulu.common.streams import consumer_name, ensure_groups, keep_groups
+from gurulu.destinations.service import DestinationsConfig, DestinationsService
+from gurulu.destinations.sync import Syncer
 from gurulu.evaluator.service import Evaluator, EvaluatorConfig
 from gurulu.snapshotter.service import Snapshotter
 from gurulu.ticker.ticker import Ticker, TickerConfig
 
 log = logs.get("gurulu.runtime")
-SERVICES = ("api", "ticker", "evaluator", "snapshotter")
-GROUPS = {
-    "evaluator": (REFRESH_STREAM, EVALUATOR_GROUP),
-    "snapshotter": (REFRESHED_STREAM, SNAPSHOTTER_GROUP),
+SERVICES = ("api", "ticker", "evaluator", "snapshotter", "destinations")
+GROUPS: dict[str, tuple[tuple[str, str], ...]] = {
+    "evaluator": ((REFRESH_STREAM, EVALUATOR_GROUP),),
+    "snapshotter": ((REFRESHED_STREAM, SNAPSHOTTER_GROUP),),
+    "destinations": (
+        (REFRESHED_STREAM, DESTINATIONS_GROUP),
+        (DESTINATION_SYNC_STREAM, DESTINATIONS_GROUP),
+    ),
 }
+ALL_GROUPS = [group for groups in GROUPS.values() for group in groups]
 
 
 @dataclass(frozen=True)
@@ -62,6 +72,7 @@ class Runtime:
         self.db: ClickHouse
         self.redis: aioredis.Redis
         self.broker: RedisBroker
+        self.http: httpx.AsyncClient | None = None  # the destinations' client, if they run
 
     async def open(self) -> Runtime:
         settings = self.settings
@@ -88,6 +99,8 @@ class Runtime:
         return self
 
     async def close(self) -> None:
+        if self.http is not None:
+            await self.http.aclose()
         with contextlib.suppress(Exception):
             await self.redis.aclose()
         await asyncio.to_thread(self.db.close)
@@ -113,7 +126,7 @@ async def run(
     tasks: list[asyncio.Task[None]] = []
     server: _Server | None = None
     try:
-        consumed = [GROUPS[s] for s in options.services if s in GROUPS]
+        consumed = [group for s in options.services for group in GROUPS.get(s, ())]
         # Groups read from the start of their stream: requests made before a service first
         # ran (the API up before any evaluator) are not skipped.
         await ensure_groups(runtime.redis, consumed)
@@ -126,7 +139,7 @@ async def run(
             ticker = Ticker(runtime.db, runtime.redis, runtime.broker, ticker_config)
             tasks.append(asyncio.create_task(ticker.run(stop), name="ticker"))
         tasks.append(asyncio.create_task(keep_groups(runtime.redis, consumed, stop)))
-        tasks.append(asyncio.create_task(monitor.watch(runtime.redis, GROUPS.values(), stop)))
+        tasks.append(asyncio.create_task(monitor.watch(runtime.redis, ALL_GROUPS, stop)))
         server = _http_server(runtime, settings, "api" in options.services)
         tasks.append(asyncio.create_task(server.serve(), name="http"))
         while not server.started and not tasks[-1].done():
@@ -159,6 +172,24 @@ def _register_consumers(runtime: Runtime, options: Options) -> None:
     if "snapshotter" in options.services:
         snapshotter = Snapshotter(runtime.db, runtime.broker, claim_idle_ms)
         snapshotter.register(consumer_name("snapshotter"))
+    if "destinations" in options.services:
+        _register_destinations(runtime, claim_idle_ms)
+
+
+def _register_destinations(runtime: Runtime, claim_idle_ms: int) -> None:
+    settings = runtime.settings
+    # httpx logs each request's URL at INFO; a webhook URL may carry its receiver's token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    runtime.http = httpx.AsyncClient(headers={"User-Agent": "gurulu-destinations"})
+    syncer = Syncer(runtime.db, runtime.http, crypto.vault(settings))
+    config = DestinationsConfig(
+        max_deliveries=settings.max_deliveries,
+        claim_idle_ms=claim_idle_ms,
+        lock_ttl_seconds=settings.lock_ttl_seconds,
+        lock_wait_seconds=min(30.0, settings.lock_ttl_seconds / 2),
+    )
+    service = DestinationsService(runtime.db, runtime.redis, runtime.broker, syncer, config)
+    service.register(consumer_name("destinations"))
 
 
 def _http_server(runtime: Runtime, settings: Settings, api: bool) -> _Server:

@@ -68,6 +68,15 @@ CATALOGUE = (
         DEAD_LETTER_SCHEMA,
         senders=("evaluator",),
     ),
+    Channel(
+        "destinationSync",
+        messages.DESTINATION_SYNC_STREAM,
+        "Syncs of one destination asked for now (connected, resumed, by hand)."
+        " Consumer group `destinations`.",
+        messages.SyncRequested,
+        senders=("api",),
+        receivers=("destinations",),
+    ),
 )
 
 

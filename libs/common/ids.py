@@ -9,8 +9,8 @@ from datetime import datetime
 
 from ulid import ULID
 
-PREFIXES = ("ws", "coh", "aud", "run", "dst", "req")
-_ID = re.compile(r"^(ws|coh|aud|run|dst|req)_[0-9A-HJKMNP-TV-Z]{26}$")
+PREFIXES = ("ws", "coh", "aud", "run", "dst", "req", "syn")
+_ID = re.compile(r"^(ws|coh|aud|run|dst|req|syn)_[0-9A-HJKMNP-TV-Z]{26}$")
 
 
 def new_id(prefix: str) -> str:

@@ -16,6 +16,7 @@ DEAD_LETTER_STREAM = "gurulu:audience:refresh:dead"
 EVALUATOR_GROUP = "evaluator"
 SNAPSHOTTER_GROUP = "snapshotter"
 DESTINATIONS_GROUP = "destinations"
+DESTINATION_SYNC_STREAM = "gurulu:destination:sync"
 
 RefreshReason = Literal["hourly_tick", "created", "manual", "catch_up"]
 
@@ -66,3 +67,18 @@ class ChannelNotice(Message):
     """What `PUBLISH gurulu:audience:refresh:{audience_id}` carries."""
 
     reason: RefreshReason
+
+
+class SyncRequested(Message):
+    """Sync this destination now (it was connected or resumed): bring it to the audience's
+    members as of run `run_id`, the audience's latest succeeded refresh. `sync_id` is made
+    by the requester, so a message delivered twice is one sync."""
+
+    schema_version: Literal[1] = 1
+    workspace_id: str
+    audience_id: str
+    destination_id: str
+    sync_id: str
+    run_id: str
+    trigger: Literal["connected", "resumed", "manual"]
+    requested_at: datetime

@@ -66,3 +66,40 @@ STREAM_BACKLOG = Gauge(
 STREAM_CONSUMERS = Gauge(
     "gurulu_stream_consumers", "Consumers of a consumer group.", ["stream", "group"]
 )
+
+# Destinations: labels are the platform (webhook, meta_custom_audience,
+# google_customer_match) and a bounded outcome, never a destination or audience id.
+DESTINATION_DELIVERIES = Counter(
+    "gurulu_destination_deliveries_total",
+    "Requests sent to destination platforms, by outcome"
+    " (ok, partial, transient_error, permanent_error).",
+    ["platform", "outcome"],
+)
+DESTINATION_ROWS = Counter(
+    "gurulu_destination_rows_total",
+    "People sent to destinations, by change (add, remove) and outcome"
+    " (accepted, rejected, skipped).",
+    ["platform", "change", "outcome"],
+)
+DESTINATION_SYNCS = Counter(
+    "gurulu_destination_syncs_total",
+    "Destination syncs finished, by status (succeeded, partial, failed).",
+    ["platform", "status"],
+)
+DESTINATION_SYNC_DURATION = Histogram(
+    "gurulu_destination_sync_duration_seconds",
+    "Time one destination sync took, from its start to its last batch.",
+    ["platform"],
+    buckets=DURATION_BUCKETS,
+)
+DESTINATION_SYNC_LAG = Histogram(
+    "gurulu_destination_sync_lag_seconds",
+    "Time from a refresh finishing to its sync being delivered to a destination.",
+    ["platform"],
+    buckets=LAG_BUCKETS,
+)
+DESTINATIONS_PAUSED = Counter(
+    "gurulu_destinations_paused_total",
+    "Destinations paused by the service after permanent or repeated failures.",
+    ["platform", "why"],
+)

@@ -291,9 +291,19 @@ def _core(database: str, cluster: str | None) -> list[str]:
     return statements
 
 
+def _destinations(database: str, cluster: str | None) -> list[str]:
+    # Imported here: the destination tables are built from `Table`, defined above.
+    from gurulu.common.schema_destinations import DESTINATION_TABLES
+
+    return [sql for table in DESTINATION_TABLES for sql in table.ddl(database, cluster)]
+
+
 Migration = tuple[int, str, Callable[[str, str | None], list[str]]]
 
-MIGRATIONS: tuple[Migration, ...] = ((1, "core tables", _core),)
+MIGRATIONS: tuple[Migration, ...] = (
+    (1, "core tables", _core),
+    (2, "destinations", _destinations),
+)
 
 
 def migrate(db: ClickHouse) -> list[int]:

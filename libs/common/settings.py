@@ -11,7 +11,15 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _DATABASE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
-_PLACEHOLDERS = {"changeme", "change-me", "secret", "admin", "password", "replace-with-a-secret", ""}
+_PLACEHOLDERS = {
+    "changeme",
+    "change-me",
+    "secret",
+    "admin",
+    "password",
+    "replace-with-a-secret",
+    "",
+}
 
 
 class Settings(BaseSettings):
@@ -23,6 +31,9 @@ class Settings(BaseSettings):
     clickhouse_cluster: str | None = None
     redis_url: str | None = None
     admin_token: SecretStr | None = None
+    # Fernet key(s) for destination credentials; comma-separated to rotate (the first
+    # encrypts, all decrypt). Unset: a key generated on first use, kept in the data dir.
+    encryption_key: SecretStr | None = None
     tick_interval_seconds: int = Field(default=3600, ge=1, le=7 * 86400)
     claim_idle_seconds: float = Field(default=60.0, gt=0, le=3600)
     stuck_after_seconds: float = Field(default=300.0, gt=0, le=86400)
@@ -47,6 +58,21 @@ class Settings(BaseSettings):
             secret = value.get_secret_value()
             if secret.lower() in _PLACEHOLDERS or len(secret) < 16:
                 raise ValueError("must be a real secret of at least 16 characters")
+        return value
+
+    @field_validator("encryption_key")
+    @classmethod
+    def _encryption_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            from cryptography.fernet import Fernet  # only where a key is actually set
+
+            for key in value.get_secret_value().split(","):
+                try:
+                    Fernet(key.strip())
+                except ValueError as error:
+                    raise ValueError(
+                        "must be Fernet keys (32 url-safe base64-encoded bytes), comma-separated"
+                    ) from error
         return value
 
     @cached_property

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from . import docs, errors
+from . import docs, errors, web
 from .context import ApiContext
 from .deps import KeyCache
 from .middleware import RequestContext
-from .routes import admin, audiences, cohorts, health, ingest
+from .routes import admin, audiences, cohorts, destinations, health, ingest
 
 DESCRIPTION = """Live audiences from cohorts: define people by event and property rules,
 promote a cohort to an audience that refreshes every hour, and follow who joined and left.
@@ -28,7 +28,9 @@ def create_app(context: ApiContext) -> FastAPI:
     app.state.key_cache = KeyCache()
     errors.install(app)
     docs.install(app)
-    for module in (health, admin, ingest, cohorts, audiences):
+    for module in (health, admin, ingest, cohorts, audiences, destinations):
         app.include_router(module.router)
+    token = context.settings.admin_token
+    web.install(app, token.get_secret_value() if token else None)
     app.add_middleware(RequestContext)
     return app

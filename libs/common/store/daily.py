@@ -34,3 +34,17 @@ def rows(
         sql += " AND snapshot_date >= {since:Date}"
         params["since"] = since
     return [DailyRow(**row) for row in db.dicts(sql + " ORDER BY snapshot_date", params)]
+
+
+def rows_by_audience(db: ClickHouse, workspace_id: str, since: date) -> dict[str, list[DailyRow]]:
+    """Every audience's rows from `since` on, in one query (a list's trend lines)."""
+    found: dict[str, list[DailyRow]] = {}
+    for row in db.dicts(
+        "SELECT audience_id, snapshot_date, member_count, joined_count, left_count, net_change"
+        " FROM audience_changes_daily FINAL"
+        " WHERE workspace_id = {ws:String} AND snapshot_date >= {since:Date}"
+        " ORDER BY audience_id, snapshot_date",
+        {"ws": workspace_id, "since": since},
+    ):
+        found.setdefault(row["audience_id"], []).append(DailyRow(**row))
+    return found

@@ -100,3 +100,24 @@ def properties_of(
         if not deleted:
             found.setdefault(person_id, {})[key] = value
     return found
+
+
+def event_names(db: ClickHouse, workspace_id: str, limit: int = 500) -> list[str]:
+    """The events a workspace has seen, for suggestions where rules are written (the
+    events table's sort key starts with workspace and event, so this reads little)."""
+    rows = db.rows(
+        "SELECT DISTINCT event FROM events WHERE workspace_id = {ws:String}"
+        " ORDER BY event LIMIT {limit:UInt32}",
+        {"ws": workspace_id, "limit": limit},
+    )
+    return [row[0] for row in rows]
+
+
+def property_keys(db: ClickHouse, workspace_id: str, limit: int = 500) -> list[str]:
+    """The person property keys a workspace has, for suggestions where rules are written."""
+    rows = db.rows(
+        "SELECT DISTINCT key FROM person_properties WHERE workspace_id = {ws:String}"
+        " ORDER BY key LIMIT {limit:UInt32}",
+        {"ws": workspace_id, "limit": limit},
+    )
+    return [row[0] for row in rows]

@@ -88,6 +88,18 @@ def recent(db: ClickHouse, workspace_id: str, audience_id: str, limit: int = 100
     return [_run(row) for row in rows]
 
 
+def recent_by_request(
+    db: ClickHouse, workspace_id: str, audience_id: str, limit: int = 100
+) -> list[Run]:
+    """The audience's runs, the latest requested first (as people read a run list; run ids
+    made for a past time, as a backfill makes, need not sort by request time)."""
+    rows = db.dicts(
+        _SELECT + " ORDER BY requested_at DESC, run_id DESC LIMIT {limit:UInt32}",
+        {"ws": workspace_id, "aud": audience_id, "limit": limit},
+    )
+    return [_run(row) for row in rows]
+
+
 def latest_succeeded(db: ClickHouse, workspace_id: str, audience_id: str) -> Run | None:
     row = db.one(
         _SELECT + " AND status = 'succeeded' ORDER BY evaluated_at DESC, run_id DESC LIMIT 1",
@@ -181,6 +193,18 @@ def latest_succeeded_by_audience(db: ClickHouse, workspace_id: str) -> dict[str,
         f"SELECT {', '.join(_COLUMNS)} FROM refresh_runs FINAL"
         " WHERE workspace_id = {ws:String} AND status = 'succeeded'"
         " ORDER BY audience_id, evaluated_at DESC LIMIT 1 BY audience_id",
+        {"ws": workspace_id},
+    )
+    return {row["audience_id"]: _run(row) for row in rows}
+
+
+def latest_by_audience(db: ClickHouse, workspace_id: str) -> dict[str, Run]:
+    """The newest run of every audience of the workspace, whatever its status (run ids
+    sort by request time), in one query: what a list shows as "refreshing" or "failed"."""
+    rows = db.dicts(
+        f"SELECT {', '.join(_COLUMNS)} FROM refresh_runs FINAL"
+        " WHERE workspace_id = {ws:String}"
+        " ORDER BY audience_id, run_id DESC LIMIT 1 BY audience_id",
         {"ws": workspace_id},
     )
     return {row["audience_id"]: _run(row) for row in rows}

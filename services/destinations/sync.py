@@ -1,0 +1,280 @@
+"""One sync of one destination: bring what the destination has to the audience's members.
+
+1. The sync record says `running`, with a new attempt; the delta is staged in ClickHouse
+   under (sync, attempt) — adds, and in mirror mode removes — and the record says `staged`
+   with the counts. A crash before that stages afresh under the next attempt.
+2. The staged adds, then removes, are read a page at a time (the platform's limit, keyset
+   on person_id) and each page is one batch: identifiers are looked up and hashed for the
+   page only, the batch is delivered (transient failures retried), and once the platform
+   has acknowledged it, its people are recorded in `destination_members` and the batch in
+   `destination_batches`.
+3. The record says `succeeded`, `partial` (the platform rejected rows) or `failed`, with
+   totals summed from the landed batches.
+
+A sync resumed after a crash skips the batches recorded as landed and carries on with the
+same batch numbers (and so the same `webhook-id`s and Meta `batch_seq`s). A batch whose
+people were recorded but whose record was not (a crash between the two writes) is
+recognised by its people and not sent again. Rejected and skipped people are not recorded
+as acknowledged, so the next sync offers them again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+import httpx
+
+from gurulu.common import metrics
+from gurulu.common.clickhouse import ClickHouse
+from gurulu.common.clock import utcnow
+from gurulu.common.crypto import CannotDecrypt, Vault
+from gurulu.common.store import people, syncs
+from gurulu.common.store.destinations import Destination
+from gurulu.common.store.syncs import Landed, Sync
+
+from . import ledger
+from .identifiers import PROPERTY_KEYS, Identity, identify
+from .platforms import RULES, build, default_country
+from .platforms.base import (
+    Answer,
+    Batch,
+    Change,
+    DeliveryPolicy,
+    Permanent,
+    Platform,
+    Row,
+    Transient,
+    deliver,
+)
+
+Checkpoint = Callable[[str], None]
+CHANGES: tuple[Change, ...] = ("add", "remove")
+NOT_SENT_BEFORE = "no identifier was sent when they were added"
+
+
+def _no_checkpoint(step: str) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    sync: Sync
+    pause_reason: str | None = None
+
+
+class Syncer:
+    def __init__(
+        self,
+        db: ClickHouse,
+        http: httpx.AsyncClient,
+        vault: Vault,
+        policy: DeliveryPolicy | None = None,
+        checkpoint: Checkpoint = _no_checkpoint,
+    ) -> None:
+        self.db = db
+        self.http = http
+        self.vault = vault
+        self.policy = policy or DeliveryPolicy()
+        self.checkpoint = checkpoint
+
+    async def run(self, destination: Destination, sync: Sync) -> Outcome:
+        """Carry out the sync; store errors propagate (the caller retries the same sync)."""
+        try:
+            secrets = self.vault.open(destination.credentials)
+            platform = build(destination.type, destination.config, secrets, self.http)
+        except (Permanent, CannotDecrypt) as error:
+            return Outcome(await self._finish(destination, sync, str(error)), str(error))
+        sync = await self._stage(destination, sync)
+        try:
+            for change in CHANGES:
+                await self._change(platform, destination, sync, change)
+        except Permanent as error:
+            reason = str(error) if error.pause else None
+            return Outcome(await self._finish(destination, sync, str(error)), reason)
+        except Transient as error:
+            tries = self.policy.attempts
+            failure = f"gave up after {tries} attempts: {error}"
+            return Outcome(await self._finish(destination, sync, failure))
+        return Outcome(await self._finish(destination, sync))
+
+    async def _stage(self, destination: Destination, sync: Sync) -> Sync:
+        if sync.staged:
+            return sync
+        sync = sync.but(
+            status="running", attempt=sync.attempt + 1, started_at=sync.started_at or utcnow()
+        )
+        await asyncio.to_thread(syncs.save, self.db, sync)
+        add, remove = await asyncio.to_thread(
+            ledger.stage,
+            self.db,
+            sync.workspace_id,
+            sync.audience_id,
+            sync.destination_id,
+            sync.sync_id,
+            sync.attempt,
+            destination.mode == "mirror",
+        )
+        sync = sync.but(staged=True, to_add=add, to_remove=remove)
+        await asyncio.to_thread(syncs.save, self.db, sync)
+        self.checkpoint("staged")
+        return sync
+
+    async def _change(
+        self, platform: Platform, destination: Destination, sync: Sync, change: Change
+    ) -> None:
+        total = sync.to_add if change == "add" else sync.to_remove
+        landed = await asyncio.to_thread(
+            syncs.landed, self.db, sync.workspace_id, sync.destination_id, sync.sync_id
+        )
+        done = [batch for batch in landed if batch.change == change]
+        seq, after = len(done), (done[-1].last_person_id if done else "")
+        while seq * platform.limit < total:
+            seq += 1
+            rows = await asyncio.to_thread(
+                ledger.page,
+                self.db,
+                sync.workspace_id,
+                sync.destination_id,
+                sync.sync_id,
+                sync.attempt,
+                change,
+                after,
+                platform.limit,
+            )
+            if not rows:
+                break
+            batch = Batch(
+                sync.audience_id,
+                sync.run_id,
+                sync.sync_id,
+                change,
+                seq,
+                seq * platform.limit >= total,
+                total,
+                sync.refreshed_at or sync.requested_at,
+                tuple(rows),
+            )
+            await self._batch(platform, destination, sync, batch)
+            after = rows[-1].person_id
+            self.checkpoint(f"{change}:{seq}")
+
+    async def _batch(
+        self, platform: Platform, destination: Destination, sync: Sync, batch: Batch
+    ) -> None:
+        ws, dest = sync.workspace_id, sync.destination_id
+        args = (self.db, ws, dest, sync.sync_id, batch.change, batch.seq)
+        recorded = await asyncio.to_thread(ledger.marked, *args)
+        if recorded:  # it landed before a crash; only its record is missing
+            await self._record(sync, batch, recorded, Answer(), Counter())
+            return
+        sendable, skipped = await self._identify(platform, destination, batch)
+        answer = Answer()
+        if sendable:
+            answer = await deliver(platform, _with_rows(batch, sendable), self.policy)
+        acked = [row for row in sendable if row.person_id not in answer.rejected]
+        await asyncio.to_thread(ledger.mark, *args, acked)
+        self.checkpoint(f"marked:{batch.change}:{batch.seq}")
+        await self._record(sync, batch, len(sendable), answer, skipped)
+        kind = platform.type
+        metrics.DESTINATION_ROWS.labels(kind, batch.change, "accepted").inc(len(acked))
+        rejected = len(answer.rejected) + answer.unattributed
+        metrics.DESTINATION_ROWS.labels(kind, batch.change, "rejected").inc(rejected)
+        metrics.DESTINATION_ROWS.labels(kind, batch.change, "skipped").inc(skipped.total())
+
+    async def _identify(
+        self, platform: Platform, destination: Destination, batch: Batch
+    ) -> tuple[list[Row], Counter[str]]:
+        """The batch's rows with their hashed identifiers, and the reasons for the people
+        who have none (a webhook takes them anyway: it is keyed by person id)."""
+        skipped: Counter[str] = Counter()
+        webhook = platform.type == "webhook"
+        if batch.change == "remove":
+            for row in batch.rows:
+                if not (webhook or row.email_sha256 or row.phone_sha256):
+                    skipped[NOT_SENT_BEFORE] += 1
+            return [r for r in batch.rows if webhook or r.email_sha256 or r.phone_sha256], skipped
+        ids = [row.person_id for row in batch.rows]
+        found = await asyncio.to_thread(
+            people.properties_of, self.db, destination.workspace_id, ids, PROPERTY_KEYS
+        )
+        rules, country = RULES[destination.type], default_country(destination.config)
+        rows = []
+        for person_id in ids:
+            identity = identify(found.get(person_id, {}), rules, country)
+            if isinstance(identity, Identity):
+                rows.append(Row(person_id, identity.email_sha256, identity.phone_sha256))
+            elif webhook:
+                rows.append(Row(person_id))
+            else:
+                skipped[identity] += 1
+        return rows, skipped
+
+    async def _record(
+        self, sync: Sync, batch: Batch, sent: int, answer: Answer, skipped: Counter[str]
+    ) -> None:
+        sample = [
+            {"person_id": person, "change": batch.change, "reason": reason}
+            for person, reason in answer.rejected.items()
+        ]
+        if answer.unattributed:
+            reason = f"{answer.unattributed} more entries rejected without being named"
+            sample.append({"person_id": "", "change": batch.change, "reason": reason})
+        landed = Landed(
+            batch.change,
+            batch.seq,
+            batch.rows[-1].person_id,
+            sent,
+            sent - len(answer.rejected),
+            len(answer.rejected) + answer.unattributed,
+            skipped.total(),
+            dict(skipped),
+            sample[: syncs.SAMPLE_LIMIT],
+            utcnow(),
+        )
+        ws, dest = sync.workspace_id, sync.destination_id
+        await asyncio.to_thread(syncs.record_batch, self.db, ws, dest, sync.sync_id, landed)
+
+    async def _finish(self, destination: Destination, sync: Sync, error: str = "") -> Sync:
+        landed = await asyncio.to_thread(
+            syncs.landed, self.db, sync.workspace_id, sync.destination_id, sync.sync_id
+        )
+        reasons: Counter[str] = Counter()
+        for batch in landed:
+            reasons.update(batch.skipped_reasons)
+        rejected = sum(b.rejected for b in landed)
+        status = "failed" if error else ("partial" if rejected else "succeeded")
+        done = sync.but(
+            status=status,
+            added=sum(b.accepted for b in landed if b.change == "add"),
+            removed=sum(b.accepted for b in landed if b.change == "remove"),
+            skipped=reasons.total(),
+            skipped_reasons=dict(reasons),
+            rejected=rejected,
+            rejected_sample=[row for b in landed for row in b.rejected_sample][
+                : syncs.SAMPLE_LIMIT
+            ],
+            batches=len(landed),
+            error=error[:2000],
+            started_at=sync.started_at or utcnow(),
+            finished_at=utcnow(),
+        )
+        await asyncio.to_thread(syncs.save, self.db, done)
+        _observe(destination.type, done)
+        return done
+
+
+def _with_rows(batch: Batch, rows: list[Row]) -> Batch:
+    return replace(batch, rows=tuple(rows))
+
+
+def _observe(platform: str, sync: Sync) -> None:
+    metrics.DESTINATION_SYNCS.labels(platform, sync.status).inc()
+    if sync.started_at and sync.finished_at:
+        took = (sync.finished_at - sync.started_at).total_seconds()
+        metrics.DESTINATION_SYNC_DURATION.labels(platform).observe(max(took, 0.0))
+    if sync.refreshed_at and sync.finished_at and sync.status != "failed":
+        lag = (sync.finished_at - sync.refreshed_at).total_seconds()
+        metrics.DESTINATION_SYNC_LAG.labels(platform).observe(max(lag, 0.0))

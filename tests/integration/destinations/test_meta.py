@@ -1,0 +1,173 @@
+"""Meta Custom Audiences on the real service: a 25,000-member first sync in three sessioned
+batches, a crash between batches resumed without re-sending, throttling retried, a revoked
+token pausing the destination, and rejected rows retried at the next sync."""
+
+from __future__ import annotations
+
+import time
+
+from gurulu.destinations.identifiers import sha256_hex
+from gurulu.destinations.service import DestinationsConfig
+from tests.destinations.fakes import MetaFake, Reply
+from tests.integration.destinations.conftest import harness
+
+MEMBERS = 25_000
+
+
+def meta(fake: MetaFake, **extra) -> dict:
+    return {"audience_id": "2385", "access_token": fake.token, "api_base": fake.url, **extra}
+
+
+def email_hash(i: int) -> str:
+    return sha256_hex(f"person.{i}@example.com")
+
+
+async def test_a_first_sync_of_25000_members_is_three_batches_of_one_session(
+    db, redis, redis_url, tmp_path
+):
+    async with harness(db, redis_url, tmp_path) as h:
+        h.people(0, MEMBERS)
+        await h.refresh()
+        with MetaFake() as fake:
+            started = time.perf_counter()
+            made = await h.connect("meta_custom_audience", meta(fake))
+            [sync] = await h.synced(made["id"], timeout=120)
+            took = time.perf_counter() - started
+    print(f"\nfirst Meta sync of {MEMBERS:,} members: {took:.2f} s end to end")
+    assert fake.violations == []
+    assert [
+        (b["method"], b["rows"], b["batch_seq"], b["last_batch_flag"]) for b in fake.batches
+    ] == [
+        ("POST", 10_000, 1, False),
+        ("POST", 10_000, 2, False),
+        ("POST", 5_000, 3, True),
+    ]
+    assert {b["estimated_num_total"] for b in fake.batches} == {MEMBERS}
+    assert len({b["session_id"] for b in fake.batches}) == 1
+    assert (sync.status, sync.added, sync.batches, sync.skipped) == ("succeeded", MEMBERS, 3, 0)
+    assert (email_hash(7), "") in fake.members["2385"] and len(fake.members["2385"]) == MEMBERS
+
+
+async def test_a_sync_that_crashes_between_batches_resumes_without_resending(
+    db, redis, redis_url, tmp_path
+):
+    crashes = []
+
+    def crash_after_first_batch(step: str) -> None:
+        if step == "add:1" and not crashes:
+            crashes.append(step)
+            raise ConnectionError("destinations process lost after batch 1")
+
+    async with harness(db, redis_url, tmp_path, crash_after_first_batch) as h:
+        h.people(0, MEMBERS)
+        await h.refresh()
+        with MetaFake() as fake:
+            made = await h.connect("meta_custom_audience", meta(fake))
+            [sync] = await h.synced(made["id"], timeout=120)
+    assert crashes == ["add:1"]
+    assert [b["batch_seq"] for b in fake.batches] == [1, 2, 3]  # each batch exactly once
+    assert fake.violations == [] and len(fake.members["2385"]) == MEMBERS
+    assert (sync.status, sync.added, sync.batches, sync.attempt) == ("succeeded", MEMBERS, 3, 1)
+
+
+async def test_throttling_is_retried_honouring_retry_after(db, redis, redis_url, tmp_path):
+    async with harness(db, redis_url, tmp_path) as h:
+        h.people(0, 3)
+        await h.refresh()
+        with MetaFake() as fake:
+            throttled = {"error": {"message": "User request limit reached", "code": 17,
+                                   "error_subcode": 2446079}}  # fmt: skip
+            fake.script(Reply(429, headers={"retry-after": "1"}), Reply(400, throttled))
+            started = time.monotonic()
+            made = await h.connect("meta_custom_audience", meta(fake))
+            [sync] = await h.synced(made["id"])
+            waited = time.monotonic() - started
+    assert sync.status == "succeeded" and sync.added == 3
+    assert len(fake.requests) == 3 and waited >= 1.0
+    assert fake.violations == []
+
+
+async def test_a_revoked_token_pauses_the_destination_and_the_api_says_why(
+    db, redis, redis_url, tmp_path
+):
+    async with harness(db, redis_url, tmp_path) as h:
+        h.people(0, 3)
+        await h.refresh()
+        with MetaFake() as fake:
+            made = await h.connect("meta_custom_audience", meta(fake, access_token="EAAB-revoked"))
+            [sync] = await h.synced(made["id"])
+            shown = (await h.api.get(f"{h.base}/{made['id']}")).json()
+            # A new token and a resume: it catches up at once.
+            fixed = await h.api.patch(
+                f"{h.base}/{made['id']}", json={"config": {"access_token": fake.token}}
+            )
+            resumed = await h.api.patch(f"{h.base}/{made['id']}", json={"status": "active"})
+            latest = (await h.synced(made["id"], 2))[0]
+    assert len(fake.requests) == 2  # a permanent error is not retried
+    assert sync.status == "failed" and "code 190" in sync.error
+    assert shown["status"] == "paused" and "code 190" in shown["paused_reason"]
+    assert fixed.json()["credentials"] == {"access_token": "…0001"}
+    assert resumed.json()["paused_reason"] is None and resumed.json()["status"] == "active"
+    assert (latest.trigger, latest.status, latest.added) == ("resumed", "succeeded", 3)
+
+
+async def test_repeated_failed_syncs_pause_the_destination(db, redis, redis_url, tmp_path):
+    config = DestinationsConfig(claim_idle_ms=300, lock_wait_seconds=2, failures_before_pause=2)
+    async with harness(db, redis_url, tmp_path, config=config) as h:
+        h.people(0, 2)
+        await h.refresh()
+        with MetaFake() as fake:
+            fake.script(*[Reply(500, {"error": {"message": "unknown", "code": 2}})] * 6)
+            made = await h.connect("meta_custom_audience", meta(fake))
+            await h.synced(made["id"])
+            await h.refresh()
+            [second, first] = await h.synced(made["id"], 2)
+            shown = (await h.api.get(f"{h.base}/{made['id']}")).json()
+    assert (first.status, second.status) == ("failed", "failed")
+    assert "gave up after 3 attempts" in second.error
+    assert shown["status"] == "paused" and shown["paused_reason"].startswith("2 syncs in a row")
+
+
+async def test_rejected_rows_are_kept_with_the_reason_and_retried_next_sync(
+    db, redis, redis_url, tmp_path
+):
+    async with harness(db, redis_url, tmp_path) as h:
+        h.people(0, 4)
+        h.people(4, 1, email="")  # no identifier at all: skipped
+        await h.refresh()
+        with MetaFake() as fake:
+            fake.invalid = {email_hash(1), email_hash(2)}
+            made = await h.connect("meta_custom_audience", meta(fake))
+            [first] = await h.synced(made["id"])
+            fake.invalid = set()
+            await h.refresh()
+            second = (await h.synced(made["id"], 2))[0]
+            history = (await h.api.get(f"{h.base}/{made['id']}/syncs")).json()["data"]
+    assert (first.status, first.added, first.rejected, first.skipped) == ("partial", 2, 2, 1)
+    assert first.skipped_reasons == {"no email or phone": 1}
+    assert {r["person_id"] for r in first.rejected_sample} == {"p000001", "p000002"}
+    assert all("invalid entry" in r["reason"] for r in first.rejected_sample)
+    assert (second.status, second.added, second.rejected, second.skipped) == ("succeeded", 2, 0, 1)
+    assert len(fake.members["2385"]) == 4 and fake.violations == []
+    assert history[1]["rejected_sample"][0]["reason"].startswith("Meta: invalid entry")
+
+
+async def test_a_crash_between_recording_people_and_the_batch_does_not_resend_it(
+    db, redis, redis_url, tmp_path
+):
+    crashes = []
+
+    def crash_before_the_batch_record(step: str) -> None:
+        if step == "marked:add:2" and not crashes:
+            crashes.append(step)
+            raise ConnectionError("lost between the two writes of batch 2")
+
+    async with harness(db, redis_url, tmp_path, crash_before_the_batch_record) as h:
+        h.people(0, MEMBERS)
+        await h.refresh()
+        with MetaFake() as fake:
+            made = await h.connect("meta_custom_audience", meta(fake))
+            [sync] = await h.synced(made["id"], timeout=120)
+    assert crashes == ["marked:add:2"]
+    assert [b["batch_seq"] for b in fake.batches] == [1, 2, 3] and fake.violations == []
+    assert (sync.status, sync.added, sync.batches) == ("succeeded", MEMBERS, 3)

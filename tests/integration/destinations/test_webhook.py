@@ -1,0 +1,101 @@
+"""Webhook destinations end to end on the real service: signed batches, deltas after
+refreshes, add-only mode, stable ids across retries, and pausing an endpoint that is gone."""
+
+from __future__ import annotations
+
+from tests.destinations.fakes import Reply, WebhookFake
+from tests.integration.destinations.conftest import WEBHOOK_SECRET, harness
+
+
+def hook(fake: WebhookFake, **extra) -> dict:
+    return {"url": f"{fake.url}/hooks/gurulu", "secret": WEBHOOK_SECRET, **extra}
+
+
+async def test_a_webhook_gets_the_whole_audience_then_who_joined_and_left(
+    db, redis, redis_url, tmp_path
+):
+    async with harness(db, redis_url, tmp_path) as h:
+        h.people(0, 5)
+        await h.refresh()
+        with WebhookFake(WEBHOOK_SECRET) as fake:
+            made = await h.connect("webhook", hook(fake, batch_size=2))
+            [first] = await h.synced(made["id"])
+            assert (first.status, first.added, first.removed, first.batches) == (
+                "succeeded",
+                5,
+                0,
+                3,
+            )
+            assert first.trigger == "connected" and made["first_sync_id"] == first.sync_id
+            assert fake.members == {f"p{i:06d}" for i in range(5)}
+            joined = fake.messages[0]["data"]["joined"][0]
+            assert (
+                set(joined) == {"person_id", "email_sha256"} and len(joined["email_sha256"]) == 64
+            )
+
+            h.people(0, 2, plan="silver")  # two leave
+            h.people(10, 1)  # one joins
+            run = await h.refresh()
+            latest = (await h.synced(made["id"], 2))[0]
+        assert (latest.run_id, latest.trigger, latest.added, latest.removed) == (
+            run.run_id,
+            "refresh",
+            1,
+            2,
+        )
+        assert fake.members == {"p000002", "p000003", "p000004", "p000010"}
+        assert fake.violations == []
+        left = [m for m in fake.messages if m["data"]["left"]]
+        assert {p["person_id"] for m in left for p in m["data"]["left"]} == {"p000000", "p000001"}
+
+
+async def test_add_only_never_removes(db, redis, redis_url, tmp_path):
+    async with harness(db, redis_url, tmp_path) as h:
+        h.people(0, 3)
+        with WebhookFake(WEBHOOK_SECRET) as fake:
+            made = await h.connect("webhook", hook(fake), mode="add_only")
+            assert made["first_sync_id"] is None  # no refresh yet: the first one syncs it
+            await h.refresh()
+            await h.synced(made["id"])
+            h.people(0, 3, plan="silver")
+            h.people(3, 1)
+            await h.refresh()
+            latest = (await h.synced(made["id"], 2))[0]
+        assert (latest.added, latest.removed, latest.to_remove) == (1, 0, 0)
+        assert fake.members == {"p000000", "p000001", "p000002", "p000003"}
+        assert all(not m["data"]["left"] for m in fake.messages) and fake.violations == []
+
+
+async def test_a_retried_delivery_keeps_its_webhook_id(db, redis, redis_url, tmp_path):
+    async with harness(db, redis_url, tmp_path) as h:
+        h.people(0, 2)
+        await h.refresh()
+        with WebhookFake(WEBHOOK_SECRET) as fake:
+            fake.script(Reply(503, headers={"retry-after": "0"}), Reply(200, delay=3.0))
+            made = await h.connect("webhook", hook(fake, timeout_seconds=0.5))
+            [sync] = await h.synced(made["id"])
+        assert sync.status == "succeeded" and sync.added == 2
+        [(message_id, tries)] = fake.attempts.items()
+        assert tries == 3 and fake.delivered[message_id] == 1  # 503, a timeout, then delivered
+        assert message_id == f"msg_{sync.sync_id}_add_1" and fake.violations == []
+
+
+async def test_an_endpoint_that_is_gone_pauses_the_destination_with_the_reason(
+    db, redis, redis_url, tmp_path
+):
+    async with harness(db, redis_url, tmp_path) as h:
+        h.people(0, 2)
+        await h.refresh()
+        with WebhookFake(WEBHOOK_SECRET) as fake:
+            fake.script(Reply(410))
+            made = await h.connect("webhook", hook(fake))
+            [sync] = await h.synced(made["id"])
+            shown = (await h.api.get(f"{h.base}/{made['id']}")).json()
+            h.people(5, 1)
+            await h.refresh()  # a paused destination is not synced
+            await h.refresh()
+        assert sync.status == "failed" and "410" in sync.error
+        assert shown["status"] == "paused" and "410" in shown["paused_reason"]
+        assert len(fake.requests) == 1 and fake.members == set()
+        history = (await h.api.get(f"{h.base}/{made['id']}/syncs")).json()["data"]
+        assert [s["status"] for s in history] == ["failed"]
