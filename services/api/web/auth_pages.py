@@ -1,0 +1,74 @@
+"""Signing in with a workspace's secret key, and signing out.
+
+The key is checked exactly as the API checks a bearer key; only the workspace id goes into
+the session. A new session (and CSRF token) is issued at sign-in, so nothing planted in a
+browser before it carries over.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from gurulu.common.store import workspaces
+
+from ..deps import ContextDep
+from .deps import Form, session_of
+from .rendering import flash, page
+from .session import PREFIX
+
+router = APIRouter(prefix=PREFIX, include_in_schema=False)
+root = APIRouter(include_in_schema=False)
+HOME = f"{PREFIX}/audiences"
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path of this app: never another site (`//evil`, `https://…`)."""
+    if (
+        target
+        and target.startswith(PREFIX + "/")
+        and "\\" not in target
+        and not target.startswith(f"{PREFIX}/login")
+    ):
+        return target
+    return HOME
+
+
+@root.get("/")
+@router.get("")
+async def home() -> RedirectResponse:
+    """The URL `gurulu up` prints leads to the app."""
+    return RedirectResponse(HOME, status_code=303)
+
+
+@router.get("/login")
+async def login_page(request: Request, next: str | None = None) -> Response:
+    if session_of(request).get("ws"):
+        return RedirectResponse(_safe_next(next), status_code=303)
+    return page(request, "login.html", workspace=None, next=_safe_next(next), error=None)
+
+
+@router.post("/login")
+async def login(request: Request, ctx: ContextDep, form: Form) -> Response:
+    key = form.get("secret_key", "").strip()
+    target = _safe_next(form.get("next"))
+    workspace = await ctx.run(workspaces.authenticate, ctx.db, key) if key else None
+    if workspace is None:
+        error = (
+            "Enter your workspace's secret key."
+            if not key
+            else "That secret key is not valid. Check that you copied all of it: it starts"
+            " with gsk_ and was printed once when the workspace was created."
+        )
+        return page(request, "login.html", 401, workspace=None, next=target, error=error)
+    session = session_of(request)
+    session.restart()
+    session["ws"] = workspace.workspace_id
+    return RedirectResponse(target, status_code=303)
+
+
+@router.post("/logout")
+async def logout(request: Request, form: Form) -> RedirectResponse:
+    session_of(request).restart()
+    flash(request, "You are signed out.")
+    return RedirectResponse(f"{PREFIX}/login", status_code=303)

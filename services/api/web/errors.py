@@ -1,0 +1,93 @@
+"""Errors under /app answer as pages, not as the API's JSON: not signed in redirects to
+the sign-in page, an unknown or foreign id is the app's 404 page, a missing CSRF token a
+403 page. Requests that ask for JSON (the app's own fetches) get the API's error shape.
+
+The app's handlers wrap the API's: a request outside /app is handled exactly as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import RedirectResponse, Response
+from starlette.exceptions import HTTPException
+
+from gurulu.common import logs
+from gurulu.common.errors import GuruluError
+
+from ..errors import error_response
+from .deps import BadForm, CsrfRefused, SignInRequired
+from .rendering import page
+from .session import PREFIX
+
+log = logs.get("gurulu.api.web")
+Handler = Callable[[Request, Exception], Awaitable[Response]]
+ApiHandler = Callable[[Request, Any], Any]
+
+_TITLES = {
+    400: "That request could not be read",
+    403: "This form has expired",
+    404: "Not found",
+    405: "Not found",
+}
+
+
+def wants_json(request: Request) -> bool:
+    return "application/json" in request.headers.get("accept", "")
+
+
+def _is_app(request: Request) -> bool:
+    path = request.url.path
+    return path == PREFIX or path.startswith(PREFIX + "/")
+
+
+def _status_and_message(error: Exception) -> tuple[int, str]:
+    if isinstance(error, GuruluError):
+        return error.status, error.message
+    if isinstance(error, CsrfRefused):
+        return 403, "Reload the page and try again: the form was older than your session."
+    if isinstance(error, BadForm | RequestValidationError):
+        return 400, "The form was not sent as expected. Reload the page and try again."
+    if isinstance(error, HTTPException):
+        return error.status_code, "There is no page at this address."
+    return 500, "Something went wrong on our side. Try again in a moment."
+
+
+async def _app_error(request: Request, error: Exception) -> Response:
+    if isinstance(error, SignInRequired):
+        if wants_json(request):
+            return error_response(401, "unauthorized", "sign in again")
+        target = quote(request.url.path, safe="/")
+        return RedirectResponse(f"{PREFIX}/login?next={target}", status_code=303)
+    status, message = _status_and_message(error)
+    if status == 500:
+        log.exception("web.unexpected_error", path=request.url.path)
+    if wants_json(request):
+        return error_response(status, "error", message)
+    if status == 404:
+        message = "There is nothing at this address in your workspace. It may have been archived."
+    title = _TITLES.get(status, "Something went wrong")
+    try:
+        return page(request, "error.html", status, title=title, message=message, workspace=None)
+    except SignInRequired:  # no session at all (the middleware did not run)
+        return error_response(status, "error", message)
+
+
+def _either(api: ApiHandler | None) -> Handler:
+    async def handle(request: Request, error: Exception) -> Response:
+        if _is_app(request) or api is None:
+            return await _app_error(request, error)
+        return await api(request, error)
+
+    return handle
+
+
+def install(app: FastAPI) -> None:
+    for kind in (GuruluError, RequestValidationError, HTTPException, Exception):
+        app.add_exception_handler(kind, _either(app.exception_handlers.get(kind)))
+    for kind in (SignInRequired, CsrfRefused, BadForm):
+        app.add_exception_handler(kind, _app_error)

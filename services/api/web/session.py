@@ -1,0 +1,111 @@
+"""The web app's session: a signed cookie, and the CSRF token that lives in it.
+
+The cookie holds the signed-in workspace's id (never its secret key), a random CSRF token
+and a one-shot flash message, as JSON signed with itsdangerous; it is HttpOnly, SameSite=Lax,
+scoped to /app, Secure when the request came over https, and expires 14 days after it was
+last written. Every state-changing request must echo the CSRF token, in a form field or an
+`X-CSRF-Token` header: a page of another site cannot read it, so it cannot forge a post.
+Signing in issues a new token, so a token seen before sign-in is worthless after it.
+
+The signing key is derived from the admin token, which every API replica of a deployment
+already shares (and `gurulu up` keeps in the data dir): sessions survive restarts and work
+behind a load balancer without another secret to configure.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from typing import Any
+
+from itsdangerous import BadData, URLSafeTimedSerializer
+from starlette.datastructures import MutableHeaders
+from starlette.requests import HTTPConnection
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+COOKIE = "gurulu_session"
+PREFIX = "/app"
+STATIC = "/app/static/"
+MAX_AGE_SECONDS = 14 * 86400
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "x-csrf-token"
+
+
+class Session(dict[str, Any]):
+    """The session's data; remembers whether it changed, so that only then is the cookie
+    written again."""
+
+    modified = False
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.modified = True
+        super().__setitem__(key, value)
+
+    def pop(self, key: str, *default: Any) -> Any:  # type: ignore[override]
+        self.modified = self.modified or key in self
+        return super().pop(key, *default)
+
+    def restart(self) -> None:
+        """Forget everything and issue a new CSRF token (sign-in and sign-out)."""
+        self.clear()
+        self["csrf"] = secrets.token_urlsafe(32)
+
+    @property
+    def csrf(self) -> str:
+        return str(self.get("csrf", ""))
+
+    def csrf_matches(self, given: str | None) -> bool:
+        return bool(given) and bool(self.csrf) and hmac.compare_digest(given or "", self.csrf)
+
+
+def signing_key(admin_token: str | None) -> str:
+    if admin_token is None:
+        # No shared secret (an app built without one, as in some tests): sessions are
+        # valid for this process only.
+        return secrets.token_hex(32)
+    return hmac.new(admin_token.encode(), b"gurulu web session v1", hashlib.sha256).hexdigest()
+
+
+class Sessions:
+    """ASGI middleware that loads the session of requests under /app and writes the
+    cookie back when the session changed."""
+
+    def __init__(self, app: ASGIApp, key: str) -> None:
+        self.app = app
+        self.serializer = URLSafeTimedSerializer(key, salt="gurulu.web.session")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        # Static files need no session; they would only mint cookies nobody reads.
+        if scope["type"] != "http" or not path.startswith(PREFIX) or path.startswith(STATIC):
+            await self.app(scope, receive, send)
+            return
+        session = self._load(HTTPConnection(scope).cookies.get(COOKIE))
+        scope.setdefault("state", {})["session"] = session
+
+        async def send_with_cookie(message: Message) -> None:
+            if message["type"] == "http.response.start" and session.modified:
+                secure = scope.get("scheme") == "https"
+                MutableHeaders(scope=message).append("set-cookie", self._cookie(session, secure))
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookie)
+
+    def _load(self, cookie: str | None) -> Session:
+        data: dict[str, Any] = {}
+        if cookie:
+            try:
+                loaded = self.serializer.loads(cookie, max_age=MAX_AGE_SECONDS)
+                data = loaded if isinstance(loaded, dict) else {}
+            except BadData:
+                data = {}
+        session = Session(data)
+        if not session.csrf:
+            session["csrf"] = secrets.token_urlsafe(32)
+        return session
+
+    def _cookie(self, session: Session, secure: bool) -> str:
+        value = self.serializer.dumps(dict(session))
+        flags = f"; Max-Age={MAX_AGE_SECONDS}; Path={PREFIX}; HttpOnly; SameSite=Lax"
+        return f"{COOKIE}={value}{flags}{'; Secure' if secure else ''}"

@@ -1,0 +1,124 @@
+/* Gurulu Audiences: the little script every page shares.
+ *
+ * - Live regions: a page whose <main> has data-live-url and data-live-busy="true" (a
+ *   refresh is queued or running) polls that URL every two seconds; the answer carries
+ *   HTML for each [data-live-region], rendered on the server by the same templates as the
+ *   page. Polling stops as soon as nothing is in flight. Focus inside a replaced region is
+ *   put back on the same link or button.
+ * - Relative times: <time data-relative> is rewritten every 30 s ("3 min ago"), with the
+ *   same rules as the server.
+ */
+(function () {
+  "use strict";
+  document.documentElement.classList.replace("no-js", "js");
+
+  var POLL_MS = 2000;
+
+  function amount(seconds) {
+    var minutes = Math.round(seconds / 60);
+    if (minutes < 60) return Math.max(minutes, 1) + " min";
+    var hours = Math.round(seconds / 3600);
+    if (hours < 24) return hours + " h";
+    var days = Math.round(seconds / 86400);
+    if (days < 60) return days === 1 ? "1 day" : days + " days";
+    var months = Math.round(days / 30);
+    return months < 24 ? months + " months" : Math.round(days / 365) + " years";
+  }
+
+  function relative(iso) {
+    var seconds = (Date.now() - Date.parse(iso)) / 1000;
+    var future = seconds < 0;
+    seconds = Math.abs(seconds);
+    if (seconds < 45) return future ? "in a moment" : "just now";
+    return future ? "in " + amount(seconds) : amount(seconds) + " ago";
+  }
+
+  function refreshTimes(root) {
+    (root || document).querySelectorAll("time[data-relative]").forEach(function (el) {
+      var text = relative(el.getAttribute("datetime"));
+      if (el.textContent !== text) el.textContent = text;
+    });
+  }
+
+  function announce(text) {
+    var status = document.getElementById("live-status");
+    if (status) status.textContent = text;
+  }
+
+  function focusKey(el) {
+    if (!el || el === document.body) return null;
+    return el.getAttribute("href") || el.id || null;
+  }
+
+  function replaceRegion(region, html) {
+    if (region.innerHTML === html) return;
+    var active = region.contains(document.activeElement) ? focusKey(document.activeElement) : null;
+    region.innerHTML = html;
+    refreshTimes(region);
+    if (!active) return;
+    var again = region.querySelector('[href="' + CSS.escape(active) + '"]') ||
+      document.getElementById(active);
+    if (again) again.focus();
+  }
+
+  function startLive(main) {
+    var url = main.getAttribute("data-live-url");
+    var wasBusy = main.getAttribute("data-live-busy") === "true";
+    if (!url || !wasBusy) return;
+
+    function tick() {
+      fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+        .then(function (response) {
+          if (response.status === 401) {
+            window.location.assign("/app/login?next=" + encodeURIComponent(location.pathname));
+            return null;
+          }
+          return response.ok ? response.json() : null;
+        })
+        .then(function (body) {
+          if (body) {
+            Object.keys(body.regions).forEach(function (name) {
+              var region = main.querySelector('[data-live-region="' + name + '"]');
+              if (region) replaceRegion(region, body.regions[name]);
+            });
+            main.setAttribute("data-live-busy", body.busy ? "true" : "false");
+            if (!body.busy) {
+              announce("Refresh finished. The numbers on this page are up to date.");
+              return;
+            }
+          }
+          window.setTimeout(tick, POLL_MS);
+        })
+        .catch(function () { window.setTimeout(tick, POLL_MS * 2); });
+    }
+    announce("A refresh is running. This page updates when it finishes.");
+    window.setTimeout(tick, POLL_MS);
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var main = document.getElementById("main");
+    if (main) startLive(main);
+    window.setInterval(refreshTimes, 30000);
+  });
+
+  // Shared with builder.js: JSON requests carry the session's CSRF token.
+  window.gurulu = Object.assign(window.gurulu || {}, {
+    csrfToken: function () {
+      var input = document.querySelector('input[name="csrf_token"]');
+      return input ? input.value : "";
+    },
+    postJson: function (url, body, signal) {
+      return fetch(url, {
+        method: "POST",
+        credentials: "same-origin",
+        signal: signal,
+        headers: {
+          "Content-Type": "application/json",
+          Accept: "application/json",
+          "X-CSRF-Token": window.gurulu.csrfToken(),
+        },
+        body: JSON.stringify(body),
+      });
+    },
+  });
+})();

@@ -1,0 +1,256 @@
+/* The rule builder and its live preview (the cohort page).
+ *
+ * The builder edits the API's JSON rule objects; the text box holds the CLI's rule text,
+ * a rule per line. The server is the only parser: every change is sent (debounced) to
+ * /app/cohorts/preview, which answers the count, a sample, and the rules both as
+ * canonical text and as JSON, which is what switching between builder and text uses.
+ * Without script the text box alone works, and the form posts it as it is. The cards
+ * (one rule each, to and from JSON) are rules.js; this is the page around them.
+ */
+(function () {
+  "use strict";
+  var form = document.getElementById("cohort-form");
+  var dataEl = document.getElementById("builder-data");
+  if (!form || !dataEl) return;
+
+  var data = JSON.parse(dataEl.textContent);
+  var list = form.querySelector("[data-rule-list]");
+  var textarea = document.getElementById("rules_text");
+  var textErrors = document.getElementById("rules-text-errors");
+  var modeInput = form.querySelector("[data-mode-input]");
+  var jsonInput = form.querySelector("[data-rules-json]");
+  var $ = function (sel) { return document.querySelector(sel); };
+  var view = {
+    box: $("[data-preview]"), count: $("[data-preview-count]"), unit: $("[data-preview-unit]"),
+    status: $("[data-preview-status]"), details: $("[data-preview-details]"),
+    sample: $("[data-preview-sample]"), text: $("[data-preview-text]"),
+  };
+  var MISSING = {
+    event: "Name the event.", count_value: "Say how many times.",
+    window_value: "Say how far back to look.", property: "Name the property.",
+    value: "Give a value to compare with.", cohort: "Choose a cohort.",
+  };
+  var mode = "text";
+  var timer = null, seq = 0, controller = null;
+  function matchValue() { return form.querySelector('input[name="match"]:checked').value; }
+  function show(el, visible) { el.hidden = !visible; }
+  var deck = window.gurulu.ruleCards(list, data.cohorts, matchValue);
+  var cards = deck.cards, field = deck.field;
+
+  function collect() {
+    if (mode === "text") {
+      var lines = textarea.value.split("\n").map(function (l) { return l.trim(); }).filter(Boolean);
+      return { rules: lines, match: matchValue(), incomplete: null };
+    }
+    var rules = [], incomplete = null;
+    cards().forEach(function (card, index) {
+      var read = deck.read(card);
+      // A rule added but not yet touched is not a mistake: it is left out.
+      if (read.missing && !card.dataset.touched) return;
+      rules.push(read.rule);
+      if (read.missing && !incomplete) incomplete = { index: index, el: read.missing };
+    });
+    return { rules: rules, match: matchValue(), incomplete: incomplete };
+  }
+
+  /* ---- errors next to their rule ---- */
+  function clearErrors() {
+    textErrors.innerHTML = "";
+    cards().forEach(function (card) {
+      var p = card.querySelector("[data-rule-error]");
+      p.hidden = true; p.textContent = "";
+      card.classList.remove("rule--invalid");
+      card.querySelectorAll("[aria-invalid]").forEach(function (el) { el.removeAttribute("aria-invalid"); el.removeAttribute("aria-describedby"); });
+    });
+  }
+
+  function ruleError(index, text, el) {
+    var card = cards()[index];
+    if (!card) return false;
+    var p = card.querySelector("[data-rule-error]");
+    p.id = "rule-error-" + index; p.textContent = text; p.hidden = false;
+    card.classList.add("rule--invalid");
+    var target = el || card.querySelector("input:not([hidden]), select");
+    target.setAttribute("aria-invalid", "true");
+    target.setAttribute("aria-describedby", p.id);
+    return true;
+  }
+
+  function textError(index, problem) {
+    var lines = textarea.value.split("\n"), seen = -1;
+    for (var n = 0; n < lines.length; n++) {
+      if (lines[n].trim() && ++seen === index) break;
+    }
+    var p = document.createElement("p");
+    p.className = "field-error";
+    p.textContent = "Line " + (n + 1) + (problem.column ? ", column " + problem.column : "") + ": " + problem.text;
+    textErrors.appendChild(p);
+    if (problem.column && lines[n] !== undefined) {
+      var pre = document.createElement("pre");
+      pre.className = "caret";
+      pre.textContent = lines[n].trim() + "\n" + " ".repeat(problem.column - 1) + "^";
+      textErrors.appendChild(pre);
+    }
+  }
+
+  function showErrors(rules) {
+    clearErrors();
+    Object.keys(rules || {}).forEach(function (key) {
+      var index = Number(key);
+      if (mode === "text") textError(index, rules[key]);
+      else ruleError(index, rules[key].text);
+    });
+  }
+
+  /* ---- preview ---- */
+  function idle(message) {
+    view.count.textContent = "—";
+    view.status.textContent = message;
+    view.details.hidden = true;
+  }
+
+  function showCount(body) {
+    clearErrors();
+    view.count.textContent = body.count_text;
+    view.unit.textContent = body.count === 1 ? "person matches right now" : "people match right now";
+    view.status.textContent = body.count ? "" : "Nobody matches yet. Widen the window or loosen a rule.";
+    view.sample.innerHTML = "";
+    body.sample.slice(0, 12).forEach(function (id) {
+      var li = document.createElement("li"); li.textContent = id; view.sample.appendChild(li);
+    });
+    view.text.textContent = body.rules_text.join("\n");
+    view.details.hidden = body.count === 0;
+  }
+
+  function ask(rules) {
+    var mine = ++seq;
+    if (controller) controller.abort();
+    controller = new AbortController();
+    view.box.setAttribute("aria-busy", "true");
+    view.box.classList.add("is-loading");
+    return window.gurulu.postJson("/app/cohorts/preview", { rules: rules, match: matchValue() }, controller.signal)
+      .then(function (response) {
+        if (response.status === 401) { window.location.assign("/app/login?next=" + encodeURIComponent(location.pathname)); }
+        return response.json().then(function (body) { return { ok: response.ok, body: body }; });
+      })
+      .then(function (answer) {
+        if (mine !== seq) return null;
+        view.box.setAttribute("aria-busy", "false");
+        view.box.classList.remove("is-loading");
+        if (answer.ok) { showCount(answer.body); return answer.body; }
+        idle(answer.body.error.message);
+        showErrors(answer.body.error.rules);
+        return null;
+      })
+      .catch(function (error) {
+        if (error.name === "AbortError") return null;
+        view.box.classList.remove("is-loading");
+        idle("The preview is not available right now; you can still save.");
+        return null;
+      });
+  }
+
+  function refresh() {
+    var c = collect();
+    if (!c.rules.length) { clearErrors(); idle("Add a rule to see who matches."); return; }
+    if (c.incomplete) { clearErrors(); idle("Finish rule " + (c.incomplete.index + 1) + " to update the count."); return; }
+    ask(c.rules);
+  }
+
+  function schedule() {
+    window.clearTimeout(timer);
+    timer = window.setTimeout(refresh, 350);
+  }
+
+  /* ---- builder or text ---- */
+  function setMode(next) {
+    mode = next;
+    modeInput.value = next;
+    form.querySelectorAll("[data-panel]").forEach(function (panel) {
+      show(panel, panel.getAttribute("data-panel") === next);
+    });
+    form.querySelectorAll("[data-mode]").forEach(function (button) {
+      button.setAttribute("aria-pressed", String(button.getAttribute("data-mode") === next));
+    });
+  }
+
+  function load(rules) {
+    list.innerHTML = "";
+    rules.forEach(function (rule) { deck.add(rule); });
+    if (!rules.length) deck.add(null);
+  }
+
+  function switchTo(next) {
+    if (next === mode) return;
+    var c = collect();
+    if (!c.rules.length) { if (next === "builder") load([]); else textarea.value = ""; setMode(next); refresh(); return; }
+    if (c.incomplete) { ruleError(c.incomplete.index, MISSING[c.incomplete.el.getAttribute("data-field")] || "Fill this in.", c.incomplete.el); c.incomplete.el.focus(); return; }
+    ask(c.rules).then(function (body) {
+      if (!body) return;
+      if (next === "builder") load(body.definition); else textarea.value = body.rules_text.join("\n");
+      setMode(next);
+    });
+  }
+
+  /* ---- wiring ---- */
+  list.addEventListener("input", function (event) {
+    var card = event.target.closest("[data-rule]");
+    if (card) card.dataset.touched = "1";
+    schedule();
+  });
+  list.addEventListener("change", function (event) {
+    var card = event.target.closest("[data-rule]");
+    if (card) card.dataset.touched = "1";
+    if (event.target.getAttribute("data-field") === "value") delete event.target.dataset.asText;
+    if (card) deck.sync(card);
+    schedule();
+  });
+  list.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-action]");
+    if (!button) return;
+    var card = button.closest("[data-rule]");
+    var action = button.getAttribute("data-action");
+    if (action === "add-filter") field(deck.addFilter(card, null), "property").focus();
+    if (action === "remove-filter") { button.closest("[data-filter]").remove(); card.querySelector('[data-action="add-filter"]').focus(); }
+    if (action === "remove-rule") {
+      var next = card.nextElementSibling || card.previousElementSibling;
+      card.remove(); deck.renumber();
+      (next ? field(next, "kind") : form.querySelector('[data-action="add-rule"]')).focus();
+    }
+    schedule();
+  });
+  form.querySelector('[data-action="add-rule"]').addEventListener("click", function () {
+    field(deck.add(null), "kind").focus();
+    schedule();
+  });
+  textarea.addEventListener("input", schedule);
+  form.querySelectorAll('input[name="match"]').forEach(function (radio) {
+    radio.addEventListener("change", function () { deck.renumber(); schedule(); });
+  });
+  form.querySelectorAll("[data-mode]").forEach(function (button) {
+    button.addEventListener("click", function () { switchTo(button.getAttribute("data-mode")); });
+  });
+  form.addEventListener("submit", function (event) {
+    if (mode !== "builder") return;
+    var c = collect();
+    if (c.incomplete) {
+      event.preventDefault();
+      clearErrors();
+      ruleError(c.incomplete.index, MISSING[c.incomplete.el.getAttribute("data-field")] || "Fill this in.", c.incomplete.el);
+      c.incomplete.el.focus();
+      return;
+    }
+    jsonInput.value = JSON.stringify(c.rules);
+  });
+
+  var initial = [];
+  try { initial = JSON.parse(data.rules || "[]"); } catch (e) { data.mode = "text"; }
+  if (data.mode === "text" || !Array.isArray(initial)) {
+    setMode("text");
+  } else {
+    load(initial);
+    setMode("builder");
+  }
+  showErrors(data.errors);
+  if (!Object.keys(data.errors || {}).length) refresh();
+})();

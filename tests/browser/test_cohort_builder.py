@@ -1,0 +1,167 @@
+"""The rule builder: every form of the rule language, a live preview that counts what
+the API counts, errors next to their rule, and the CLI's rule text."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Locator, Page, expect
+
+from .conftest import Running
+from .support import shot, sign_in
+
+EVENTS = [
+    {"event": "add_to_cart", "person_id": "ayse", "properties": {"amount": 120}},
+    {"event": "checkout_started", "person_id": "ayse"},
+    {"event": "add_to_cart", "person_id": "mehmet", "properties": {"amount": 40}},
+    *[{"event": "purchase", "person_id": "zeynep", "properties": {"amount": 200}}] * 3,
+    {"event": "login", "person_id": "can"},
+]
+PERSONS = [
+    {"person_id": "ayse", "properties": {"plan": "pro", "email": "a@example.com"}},
+    {"person_id": "mehmet", "properties": {"plan": "free"}},
+    {"person_id": "zeynep", "properties": {"plan": "pro", "email": "z@example.com"}},
+]
+
+
+@pytest.fixture
+def shop(running: Running) -> Iterator[str]:
+    """A workspace with a few people and a cohort to refer to; yields its key."""
+    _, key = running.system.workspace()
+    with running.system.client(key) as api:
+        api.post("/v1/events", json={"events": EVENTS}).raise_for_status()
+        api.post("/v1/persons", json={"persons": PERSONS}).raise_for_status()
+        api.post("/v1/cohorts", json={"name": "carts", "rules": ["event:add_to_cart"]})
+    yield key
+
+
+def rule(page: Page, index: int) -> Locator:
+    return page.locator("[data-rule]").nth(index)
+
+
+def add_rule(page: Page, kind: str) -> Locator:
+    page.get_by_role("button", name="+ Add rule").click()
+    card = page.locator("[data-rule]").last
+    card.get_by_label("Condition").select_option(kind)
+    return card
+
+
+def event_rule(card: Locator, event: str, count: tuple[str, str] | None, within: str | None):
+    card.get_by_label("Event", exact=True).fill(event)
+    if count:
+        card.get_by_label("How often").select_option(count[0])
+        card.get_by_label("Times").fill(count[1])
+    card.get_by_label("When").select_option("in" if within else "")
+    if within:
+        card.get_by_label("Amount").fill(within[:-1])
+        card.get_by_label("Unit").select_option(within[-1])
+
+
+def condition(root: Locator, label: str, name: str, op: str, value: str | None = None):
+    root.get_by_label(label, exact=True).fill(name)
+    root.get_by_label("Operator").select_option(op)
+    if value is not None:
+        root.get_by_label("Value").fill(value)
+
+
+def api_preview(running: Running, key: str, rules: list[str], match: str) -> int:
+    with running.system.client(key) as api:
+        answer = api.post("/v1/cohorts/preview", json={"rules": rules, "match": match})
+        answer.raise_for_status()
+        return answer.json()["count"]
+
+
+def build_every_form(page: Page) -> None:
+    """One rule of each form, through the builder's controls only."""
+    event_rule(rule(page, 0), "purchase", (">=", "3"), "30d")
+    card = add_rule(page, "event")
+    event_rule(card, "add_to_cart", None, "7d")
+    card.get_by_role("button", name="+ Where a property…").click()
+    condition(card.locator("[data-filter]"), "Event property", "amount", ">", "50")
+    event_rule(add_rule(page, "not-event"), "purchase", None, None)
+    condition(add_rule(page, "person"), "Property", "email", "is set")
+    condition(add_rule(page, "not-person"), "Property", "plan", "=", "free")
+    condition(add_rule(page, "person"), "Property", "plan", "is not set")
+    add_rule(page, "cohort").get_by_label("Cohort").select_option(label="carts")
+    add_rule(page, "not-cohort").get_by_label("Cohort").select_option(label="carts")
+
+
+def test_every_form_of_the_rule_language_builds_and_previews_what_the_api_counts(
+    page: Page, running: Running, shop: str
+) -> None:
+    sign_in(page, running.url, shop)
+    page.goto(f"{running.url}/app/cohorts/new")
+    page.get_by_label("Name").fill("every-form")
+    page.get_by_text("Any", exact=True).click()
+    build_every_form(page)
+
+    texts = [
+        "event:purchase count >= 3 in last 30d",
+        "event:add_to_cart where amount > 50 in last 7d",
+        "not event:purchase",
+        "person:email is set",
+        "not person:plan = free",
+        "person:plan is not set",
+        "cohort:carts",
+        "not cohort:carts",
+    ]
+    expect(page.locator("[data-preview-text]")).to_have_text("\n".join(texts))
+    count = api_preview(running, shop, texts, "any")
+    expect(page.locator("[data-preview-count]")).to_have_text(f"{count:,}")
+    expect(page.locator("[data-preview]")).to_have_attribute("aria-live", "polite")
+    shot(page, "cohort-builder-every-form")
+
+    page.get_by_role("button", name="Save cohort").click()
+    expect(page.locator(".flash")).to_contain_text("Saved “every-form”")
+    with running.system.client(shop) as api:
+        saved = api.get("/v1/cohorts/every-form").json()
+    assert (saved["rules"], saved["match"], saved["count"]) == (texts, "any", count)
+    expect(page.locator("tr", has_text="every-form")).to_contain_text(f"{count:,}")
+    shot(page, "cohorts")
+
+
+def test_a_rule_the_api_refuses_is_marked_on_that_rule(
+    page: Page, running: Running, shop: str
+) -> None:
+    sign_in(page, running.url, shop)
+    page.goto(f"{running.url}/app/cohorts/new")
+    event_rule(rule(page, 0), "add_to_cart", None, "7d")
+    event_rule(add_rule(page, "event"), "checkout_started", None, "0d")
+
+    second = rule(page, 1).locator("[data-rule-error]")
+    expect(second).to_be_visible()
+    expect(second).to_contain_text("duration")
+    expect(rule(page, 0).locator("[data-rule-error]")).to_be_hidden()
+    expect(rule(page, 1)).to_have_class("rule rule--invalid")
+
+    rule(page, 1).get_by_label("Amount").fill("7")
+    expect(page.locator("[data-preview-count]")).to_have_text("1")
+    expect(second).to_be_hidden()
+
+
+def test_the_rule_text_box_takes_the_clis_text_and_points_at_mistakes(
+    page: Page, running: Running, shop: str
+) -> None:
+    sign_in(page, running.url, shop)
+    page.goto(f"{running.url}/app/cohorts/new")
+    page.get_by_label("Name").fill("high-intent")
+    page.get_by_role("button", name="Rule text").click()
+    box = page.get_by_label("Rules, one per line")
+
+    mistake = "event:checkout_started in lst 7d"
+    box.fill(f"event:add_to_cart in last 7d\n{mistake}")
+    errors = page.locator("#rules-text-errors")
+    expect(errors).to_contain_text(f"Line 2, column {mistake.index('lst') + 1}")
+    expect(errors).to_contain_text('Expected "last" after "in"')
+    shot(page, "cohort-text-error")
+
+    box.fill("event:add_to_cart in last 7d\nevent:checkout_started in last 7d")
+    expect(errors).to_be_empty()
+    expect(page.locator("[data-preview-count]")).to_have_text("1")
+    page.get_by_role("button", name="Builder").click()
+    expect(page.locator("[data-rule]")).to_have_count(2)
+    expect(rule(page, 1).get_by_label("Event", exact=True)).to_have_value("checkout_started")
+
+    page.get_by_role("button", name="Save cohort").click()
+    expect(page.locator(".flash")).to_contain_text("Saved “high-intent”: 1 person matches")

@@ -1,0 +1,104 @@
+"""Signing in and out, and what the app refuses: another workspace's ids, posts without
+the CSRF token, pages without a session."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import Page, expect
+
+from .conftest import Running
+from .support import assert_accessible, shot, sign_in
+
+
+def test_a_bad_key_is_refused_with_a_clear_error_and_a_good_key_signs_in(
+    page: Page, running: Running
+) -> None:
+    page.goto(f"{running.url}/")  # the URL `gurulu up` prints
+    expect(page).to_have_url(re.compile(r"/app/login\?next=/app/audiences$"))
+    assert_accessible(page)
+    shot(page, "login")
+
+    page.get_by_label("Secret key").fill("gsk_0123456789abcdef_not-the-secret")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#secret_key-error")).to_contain_text("That secret key is not valid")
+    expect(page.get_by_label("Secret key")).to_have_attribute("aria-invalid", "true")
+    shot(page, "login-refused")
+
+    page.get_by_label("Secret key").fill(running.demo_key)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(f"{running.url}/app/audiences")
+    expect(page.locator(".workspace")).to_contain_text("Demo shop")
+    cookie = next(c for c in page.context.cookies() if c["name"] == "gurulu_session")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Lax" and cookie["path"] == "/app"
+    assert running.demo_key not in cookie["value"]
+
+
+def test_after_signing_out_every_page_sends_back_to_sign_in(page: Page, running: Running) -> None:
+    sign_in(page, running.url, running.demo_key)
+    page.get_by_role("button", name="Sign out").click()
+    expect(page).to_have_url(f"{running.url}/app/login")
+    expect(page.locator(".flash")).to_contain_text("You are signed out")
+
+    for path in ("/app/audiences", "/app/cohorts", "/app/cohorts/new"):
+        page.goto(running.url + path)
+        expect(page).to_have_url(re.compile(rf"/app/login\?next={path}$"))
+    live = page.request.get(
+        f"{running.url}/app/audiences/live", headers={"Accept": "application/json"}
+    )
+    assert live.status == 401
+
+
+def test_another_workspaces_ids_answer_the_apps_404(page: Page, running: Running) -> None:
+    with running.system.client(running.demo_key) as demo:
+        audience = demo.get("/v1/audiences").json()["data"][0]
+        cohort = demo.get("/v1/cohorts").json()["data"][0]
+    _, other_key = running.system.workspace()
+    sign_in(page, running.url, other_key)
+
+    for path in (
+        f"/app/audiences/{audience['id']}",
+        f"/app/audiences/{audience['id']}/archive",
+        f"/app/audiences/{audience['id']}/export.csv",
+        f"/app/cohorts/{cohort['id']}",
+    ):
+        response = page.goto(running.url + path)
+        assert response is not None and response.status == 404, path
+        expect(page.get_by_role("heading", level=1)).to_have_text("Not found")
+    shot(page, "not-found")
+
+    token = page.locator('input[name="csrf_token"]').first.input_value()
+    archived = page.request.post(
+        f"{running.url}/app/audiences/{audience['id']}/archive", form={"csrf_token": token}
+    )
+    assert archived.status == 404
+    with running.system.client(running.demo_key) as demo:
+        assert demo.get(f"/v1/audiences/{audience['id']}").status_code == 200
+
+
+def test_a_post_without_the_csrf_token_is_refused_and_changes_nothing(
+    page: Page, running: Running
+) -> None:
+    _, key = running.system.workspace()
+    with running.system.client(key) as api:
+        api.post("/v1/cohorts", json={"name": "everyone", "rules": ["event:visit"]})
+    sign_in(page, running.url, key)
+    form = {"name": "Forged", "source_cohort_id": "everyone", "sync": "hourly"}
+
+    missing = page.request.post(f"{running.url}/app/audiences", form=form)
+    wrong = page.request.post(
+        f"{running.url}/app/audiences", form=form | {"csrf_token": "not-the-token"}
+    )
+    preview = page.request.post(
+        f"{running.url}/app/cohorts/preview",
+        data={"rules": ["event:visit"]},
+        headers={"Accept": "application/json"},
+    )
+    signed_out = page.request.post(f"{running.url}/app/logout", form={})
+
+    assert (missing.status, wrong.status, preview.status, signed_out.status) == (403,) * 4
+    assert "This form has expired" in missing.text()
+    with running.system.client(key) as api:
+        assert api.get("/v1/audiences").json()["data"] == []
+    page.goto(f"{running.url}/app/audiences")
+    expect(page).to_have_url(f"{running.url}/app/audiences")  # still signed in

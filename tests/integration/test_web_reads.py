@@ -1,0 +1,93 @@
+"""The store reads behind the web app's pages: recent joins and leaves (committed attempts
+only), and the one-query-per-kind reads of a whole workspace's audiences."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from gurulu.common.store import changes, daily, runs
+from gurulu.evaluator.refresh import refresh
+from gurulu.snapshotter.daily import fold
+from tests.support import NOW, ago, audience, cohort, events, request, workspace
+
+
+def refresh_at(db, aud, at):
+    run = request(db, aud, at=at)
+    done = refresh(db, aud.workspace_id, aud.audience_id, run.run_id, clock=lambda: at)
+    fold(db, aud.workspace_id, aud.audience_id, at.date())
+    return done
+
+
+def test_recent_changes_are_the_committed_joins_and_leaves_newest_first(db):
+    ws = workspace(db)
+    events(db, ws, ("ana", "visit", ago(hours=30)), ("bob", "visit", ago(hours=2)))
+    aud = audience(db, ws, cohort(db, ws, "recent", "event:visit in last 2d"))
+    first = refresh_at(db, aud, NOW)
+    later = NOW + timedelta(hours=20)  # ana's visit is now out of the 2-day window
+    second = refresh_at(db, aud, later)
+
+    found = changes.recent_changes(db, ws, aud.audience_id, limit=10)
+    assert [(c.person_id, c.change, c.run_id) for c in found] == [
+        ("ana", "left", second.run_id),
+        ("ana", "joined", first.run_id),
+        ("bob", "joined", first.run_id),
+    ]
+    assert found[0].at == later
+
+
+def test_a_crashed_attempts_staged_rows_are_not_recent_changes(db):
+    ws = workspace(db)
+    events(db, ws, ("ana", "visit", ago(hours=1)))
+    aud = audience(db, ws, cohort(db, ws, "recent", "event:visit in last 1d"))
+    done = refresh_at(db, aud, NOW)
+    # Rows of an attempt the run never committed to, as a crash before step 3 leaves them.
+    db.insert(
+        "audience_changes",
+        [(ws, aud.audience_id, done.run_id, done.attempt + 1, "ghost", "joined", NOW)],
+        ("workspace_id", "audience_id", "run_id", "attempt", "person_id", "change", "at"),
+    )
+    found = changes.recent_changes(db, ws, aud.audience_id)
+    assert [c.person_id for c in found] == ["ana"]
+
+
+def test_recent_changes_keep_the_limit_for_each_kind_and_the_workspace(db):
+    ws, other = workspace(db), workspace(db)
+    events(db, ws, *[(f"p{n}", "visit", ago(hours=1)) for n in range(5)])
+    aud = audience(db, ws, cohort(db, ws, "recent", "event:visit in last 1d"))
+    refresh_at(db, aud, NOW)
+    refresh_at(db, aud, NOW + timedelta(days=2))  # everyone left
+    found = changes.recent_changes(db, ws, aud.audience_id, limit=2)
+    assert sorted(c.change for c in found) == ["joined", "joined", "left", "left"]
+    assert changes.recent_changes(db, other, aud.audience_id) == []
+
+
+def test_workspace_reads_answer_every_audience_in_one_query_each(db):
+    ws = workspace(db)
+    events(db, ws, ("ana", "visit", ago(hours=1)))
+    source = cohort(db, ws, "recent", "event:visit in last 1d")
+    one, two = audience(db, ws, source, "one"), audience(db, ws, source, "two")
+    refresh_at(db, one, NOW - timedelta(days=1))
+    refresh_at(db, one, NOW)
+    queued = request(db, two, at=NOW)
+
+    newest = runs.latest_by_audience(db, ws)
+    assert newest[two.audience_id].run_id == queued.run_id
+    assert newest[two.audience_id].status == "queued"
+    assert newest[one.audience_id].status == "succeeded"
+    trends = daily.rows_by_audience(db, ws, (NOW - timedelta(days=29)).date())
+    assert [r.snapshot_date for r in trends[one.audience_id]] == [
+        (NOW - timedelta(days=1)).date(),
+        NOW.date(),
+    ]
+    assert two.audience_id not in trends
+    assert runs.latest_by_audience(db, workspace(db)) == {}
+
+
+def test_runs_by_request_put_the_latest_request_first_whatever_their_ids(db):
+    ws = workspace(db)
+    aud = audience(db, ws, cohort(db, ws, "all", "event:visit"))
+    newer = request(db, aud, at=NOW - timedelta(hours=1))
+    backfill = request(db, aud, at=NOW - timedelta(days=2))  # a larger id, an older request
+    assert runs.recent(db, ws, aud.audience_id)[0].run_id == backfill.run_id
+    by_request = runs.recent_by_request(db, ws, aud.audience_id, 10)
+    assert [r.run_id for r in by_request] == [newer.run_id, backfill.run_id]

@@ -1,0 +1,57 @@
+"""The geometry of the server-rendered charts."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from gurulu.api.web import charts
+from gurulu.common.store.daily import DailyRow
+
+TODAY = date(2026, 6, 15)
+
+
+def row(days_ago: int, members: int, joined: int = 0, left: int = 0) -> DailyRow:
+    return DailyRow("aud", TODAY - timedelta(days=days_ago), members, joined, left, joined - left)
+
+
+def test_axis_bounds_are_round_and_start_at_zero_unless_that_flattens_the_line():
+    assert charts.nice_bounds(0, 287) == (0, 300)
+    assert charts.nice_bounds(40, 145) == (0, 150)
+    assert charts.nice_bounds(120, 145) == (120, 160)
+    assert charts.nice_bounds(9_800, 10_050) == (9_800, 10_200)
+    assert charts.nice_bounds(0, 0) == (0, 1)
+
+
+def test_a_sparkline_needs_two_days_and_says_where_it_went():
+    assert charts.sparkline([row(0, 5)], TODAY) is None
+    line = charts.sparkline([row(29, 100), row(10, 80), row(0, 140)], TODAY)
+    assert line is not None
+    xs = [float(point.split(",")[0]) for point in line.points.split()]
+    assert xs[0] == 0 and xs[-1] == charts.SPARK_WIDTH
+    assert line.direction == "up"
+    assert "100 on 17 May, 140 on 15 Jun (+40)" in line.label
+
+
+def test_rows_outside_the_window_are_left_out():
+    line = charts.sparkline([row(45, 1), row(1, 2), row(0, 3)], TODAY)
+    assert line is not None and len(line.points.split()) == 2
+    assert charts.daily_chart([row(45, 1)], TODAY) is None
+
+
+def test_the_daily_chart_has_a_point_a_day_and_bars_around_the_middle():
+    chart = charts.daily_chart([row(2, 100, 100, 0), row(1, 90, 10, 20), row(0, 95, 5, 0)], TODAY)
+    assert chart is not None
+    assert len(chart.line.split()) == 3
+    assert len(chart.columns) == 30
+    joined = [b for b in chart.bars if b.kind == "joined"]
+    left = [b for b in chart.bars if b.kind == "left"]
+    assert len(joined) == 3 and len(left) == 1
+    middle = charts.BARS_HEIGHT / 2
+    assert all(b.y + b.height == middle for b in joined)
+    assert all(b.y == middle for b in left)
+    tallest = max(joined, key=lambda b: b.height)
+    assert tallest.height == middle - 2  # the largest change fills its half
+    assert chart.bar_max == 100
+    assert [t.label for t in chart.ticks] == ["100", "95", "90"]  # zoomed: 90 to 100
+    assert chart.summary.startswith("From 100 members on 13 Jun to 95 on 15 Jun")
+    assert "no snapshot" in chart.columns[0].title
