@@ -38,6 +38,7 @@ from gurulu.common.ops_http import create_ops_app
 from gurulu.common.schema import migrate
 from gurulu.common.settings import Settings
 from gurulu.common.streams import consumer_name, ensure_groups, keep_groups
+from gurulu.destinations import guard
 from gurulu.destinations.service import DestinationsConfig, DestinationsService
 from gurulu.destinations.sync import Syncer
 from gurulu.evaluator.service import Evaluator, EvaluatorConfig
@@ -180,7 +181,7 @@ def _register_destinations(runtime: Runtime, claim_idle_ms: int) -> None:
     settings = runtime.settings
     # httpx logs each request's URL at INFO; a webhook URL may carry its receiver's token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    runtime.http = httpx.AsyncClient(headers={"User-Agent": "gurulu-destinations"})
+    runtime.http = guard.client(settings)
     syncer = Syncer(runtime.db, runtime.http, crypto.vault(settings))
     config = DestinationsConfig(
         max_deliveries=settings.max_deliveries,

@@ -19,7 +19,7 @@ import typer
 from pydantic import SecretStr
 from rich.console import Console
 
-from gurulu.common import logs, requests
+from gurulu.common import crypto, logs, requests
 from gurulu.common.clickhouse import ClickHouse
 from gurulu.common.clock import utcnow
 from gurulu.common.ids import new_id
@@ -34,6 +34,8 @@ from . import demo
 from .runtime import SERVICES, Options, Runtime, install_signal_handlers, run
 
 console = Console(stderr=True, soft_wrap=True)
+# The services that seal or open destination credentials, and so need the shared key.
+CREDENTIAL_SERVICES = ("api", "destinations")
 
 
 def _state_file(settings: Settings) -> Path:
@@ -55,7 +57,7 @@ def _admin_token(settings: Settings) -> tuple[str, bool]:
     return token, True
 
 
-def _install_demo(db: ClickHouse, workspace_id: str, now: datetime, days: int = 30) -> list[str]:
+def install_demo(db: ClickHouse, workspace_id: str, now: datetime, days: int = 30) -> list[str]:
     """Load the demo shop, define the recipes, and promote each to an audience with a
     history: one real refresh per day of the last `days` days, evaluated at that day's noon
     over the demo's events, so that charts and run lists have something to show."""
@@ -92,19 +94,20 @@ async def _first_start(runtime: Runtime, demo: bool, url: str, token: str, new: 
     if demo and not state.get("demo_loaded"):
         workspace_id = state["demo_workspace_id"]
         with console.status("Loading the demo shop and a month of audience history…"):
-            created = await asyncio.to_thread(_install_demo, runtime.db, workspace_id, utcnow())
+            created = await asyncio.to_thread(install_demo, runtime.db, workspace_id, utcnow())
         now = utcnow()
         fresh = [requests.queued(workspace_id, aud, "created", now) for aud in created]
         await requests.request(runtime.db, runtime.broker, runtime.redis, fresh)
         state["demo_loaded"] = True
     state_path.write_text(json.dumps(state, indent=2))
-    console.print(f"\n[bold green]Gurulu Audiences is up[/] at [link={url}]{url}[/link]")
-    console.print(f"  API docs   {url}/docs")
+    app = f"{url}/app"
+    console.print(f"\n[bold green]Gurulu Audiences is up[/] at [link={app}]{app}[/link]")
+    console.print(f"  API        {url}/v1   (docs at {url}/docs)")
     if new:
         console.print(f"  Admin token (kept in {runtime.settings.data_path / 'admin_token'}):")
         console.print(f"    export GURULU_ADMIN_TOKEN={token}")
     if key:
-        console.print("  Demo workspace secret key (shown once):")
+        console.print("  Demo workspace secret key (shown once; sign in to the app with it):")
         console.print(f"    export GURULU_SECRET_KEY={key}")
     console.print("  Stop with Ctrl-C.\n")
 
@@ -116,6 +119,7 @@ def start_all(port: int, data_dir: Path, demo_data: bool, evaluators: int) -> No
     if "GURULU_DATA_DIR" not in os.environ:
         overrides["data_dir"] = data_dir
     settings = Settings(**overrides)  # type: ignore[arg-type]
+    _require_shared_key(settings)
     token, new = _admin_token(settings)
     settings = settings.model_copy(update={"admin_token": SecretStr(token)})
     url = f"http://{settings.http_host}:{settings.http_port}"
@@ -140,6 +144,8 @@ def start_one(service: str, evaluators: int) -> None:
     settings = Settings()
     if service == "api" and settings.admin_token is None:
         raise typer.BadParameter("the api needs GURULU_ADMIN_TOKEN in the distributed setup")
+    if service in CREDENTIAL_SERVICES:
+        _require_shared_key(settings)
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -147,3 +153,10 @@ def start_one(service: str, evaluators: int) -> None:
         await run(settings, Options(services=(service,), evaluators=evaluators), stop)
 
     asyncio.run(main())
+
+
+def _require_shared_key(settings: Settings) -> None:
+    try:
+        crypto.require_shared_key(settings)
+    except crypto.NoSharedKey as error:
+        raise typer.BadParameter(str(error)) from None

@@ -1,6 +1,7 @@
 """Every file under deploy/ checked with the real tools: docker-compose (config), promtool
 (rules, config and alert unit tests), a Kubernetes schema validator (strict), KEDA's
-ScaledObject shape, and the Grafana dashboard's queries against the metrics that exist."""
+ScaledObject shape, and the Grafana dashboard's and alerts' queries against the metrics
+(and their labels) that exist."""
 
 from __future__ import annotations
 
@@ -15,13 +16,22 @@ from pathlib import Path
 import jsonschema
 import pytest
 import yaml
+from cryptography.fernet import Fernet
 from prometheus_client import REGISTRY
+from prometheus_client.metrics import MetricWrapperBase
 
-import gurulu.common.metrics  # noqa: F401  (registers the product's metrics)
+from gurulu.common import metrics
 from gurulu.common.settings import Settings
 
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
 BIN = Path(sys.executable).parent
+SERVICES = ("api", "ticker", "evaluator", "snapshotter", "destinations")
+# The services that encrypt (api) or decrypt (destinations) destination credentials.
+KEY_HOLDERS = ("api", "destinations")
+SECRETS = {
+    "GURULU_ADMIN_TOKEN": "a-real-secret-of-enough-length",
+    "GURULU_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+}
 
 
 def tool(name: str) -> str:
@@ -38,34 +48,45 @@ def run(*command: str, cwd: Path = DEPLOY, env: dict | None = None) -> str:
     return done.stdout
 
 
+def compose_services() -> dict[str, dict]:
+    config = run(tool("docker-compose"), "-f", "docker-compose.yml", "config", env=SECRETS)
+    return yaml.safe_load(config)["services"]
+
+
 def test_the_compose_file_is_valid_and_runs_every_service():
-    env = {"GURULU_ADMIN_TOKEN": "a-real-secret-of-enough-length"}
-    config = yaml.safe_load(
-        run(tool("docker-compose"), "-f", "docker-compose.yml", "config", env=env)
-    )
-    services = config["services"]
-    for name in (
-        "clickhouse",
-        "redis",
-        "api",
-        "ticker",
-        "evaluator",
-        "snapshotter",
-        "prometheus",
-        "grafana",
-    ):
+    services = compose_services()
+    for name in ("clickhouse", "redis", *SERVICES, "prometheus", "grafana"):
         assert name in services
+    for name in SERVICES:
+        assert services[name]["image"] == services["api"]["image"], name
+        assert services[name]["command"][:2] == ["serve", name]
     assert services["evaluator"]["deploy"]["replicas"] >= 2
+    assert services["destinations"]["deploy"]["replicas"] >= 2
     assert services["api"]["environment"]["GURULU_CLICKHOUSE_URL"].startswith("http://")
 
 
-def test_the_compose_file_refuses_to_start_without_an_admin_token():
+def test_the_compose_services_report_ready_on_their_http_or_metrics_port():
+    services = compose_services()
+    assert "127.0.0.1:8080/readyz" in " ".join(services["api"]["healthcheck"]["test"])
+    assert "127.0.0.1:9464/readyz" in " ".join(services["destinations"]["healthcheck"]["test"])
+
+
+def test_the_api_and_destinations_share_the_encryption_key_and_only_they_get_it():
+    services = compose_services()
+    for name in SERVICES:
+        key = services[name]["environment"].get("GURULU_ENCRYPTION_KEY")
+        assert key == (SECRETS["GURULU_ENCRYPTION_KEY"] if name in KEY_HOLDERS else None), name
+        assert services[name]["environment"]["GURULU_ADMIN_TOKEN"], name
+
+
+@pytest.mark.parametrize("secret", sorted(SECRETS))
+def test_the_compose_file_refuses_to_start_without_each_secret(secret):
+    env = {k: v for k, v in (os.environ | SECRETS).items() if k != secret}
     done = subprocess.run(
         [tool("docker-compose"), "-f", "docker-compose.yml", "config"],
-        cwd=DEPLOY, capture_output=True, text=True,
-        env={k: v for k, v in os.environ.items() if k != "GURULU_ADMIN_TOKEN"},
+        cwd=DEPLOY, capture_output=True, text=True, env=env,
     )  # fmt: skip
-    assert done.returncode != 0 and "GURULU_ADMIN_TOKEN" in done.stderr
+    assert done.returncode != 0 and secret in done.stderr
 
 
 def test_prometheus_rules_config_and_alert_unit_tests_pass(tmp_path):
@@ -78,6 +99,34 @@ def test_prometheus_rules_config_and_alert_unit_tests_pass(tmp_path):
     )
     run(promtool, "check", "config", str(local))
     run(promtool, "test", "rules", "alerts_test.yml", cwd=DEPLOY / "prometheus")
+
+
+def test_prometheus_scrapes_every_service_and_alerts_name_its_jobs():
+    config = yaml.safe_load((DEPLOY / "prometheus/prometheus.yml").read_text())
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    for name in SERVICES:
+        [target] = jobs[f"gurulu-{name}"]["dns_sd_configs"]
+        assert target["names"] == [name]
+        assert target["port"] == (8080 if name == "api" else 9464)
+    named = {job for _, expr in expressions() for job in re.findall(r'job="([^"]+)"', expr)}
+    assert named and named <= set(jobs)
+
+
+def alerts() -> list[dict]:
+    rules = yaml.safe_load((DEPLOY / "prometheus/alerts.yml").read_text())
+    return [rule for group in rules["groups"] for rule in group["rules"]]
+
+
+def test_every_alert_has_a_promtool_unit_test():
+    tests = yaml.safe_load((DEPLOY / "prometheus/alerts_test.yml").read_text())["tests"]
+    tested = {case["alertname"] for test in tests for case in test["alert_rule_test"]}
+    assert {rule["alert"] for rule in alerts()} <= tested
+
+
+def test_destinations_alert_when_syncs_fail_and_when_the_service_is_down():
+    exprs = " ".join(rule["expr"] for rule in alerts())
+    assert 'gurulu_destination_syncs_total{status="failed"}' in exprs
+    assert 'up{job="gurulu-destinations"}' in exprs
 
 
 def k8s_documents() -> list[tuple[Path, dict]]:
@@ -105,8 +154,8 @@ def test_deployments_have_probes_resources_and_disruption_budgets():
     docs = [d for _, d in k8s_documents()]
     deployments = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Deployment"}
     budgets = {d["metadata"]["name"] for d in docs if d["kind"] == "PodDisruptionBudget"}
-    assert {"api", "ticker", "evaluator", "snapshotter"} <= set(deployments)
-    assert {"api", "evaluator", "ticker"} <= budgets
+    assert set(SERVICES) <= set(deployments)
+    assert {"api", "evaluator", "ticker", "destinations"} <= budgets
     for name, deployment in deployments.items():
         [container] = deployment["spec"]["template"]["spec"]["containers"]
         assert container["livenessProbe"]["httpGet"]["path"] == "/healthz", name
@@ -162,10 +211,30 @@ def test_evaluators_autoscale_on_the_refresh_backlog_with_keda():
     assert scaled["spec"]["scaleTargetRef"]["name"] == "evaluator"
 
 
-def test_the_placeholder_secret_is_refused_by_the_services():
+def test_the_placeholder_secrets_are_refused_by_the_services():
     [secret] = [d for _, d in k8s_documents() if d["kind"] == "Secret"]
+    assert set(secret["stringData"]) == set(SECRETS)
     with pytest.raises(ValueError):
         Settings(admin_token=secret["stringData"]["GURULU_ADMIN_TOKEN"])
+    with pytest.raises(ValueError):
+        Settings(encryption_key=secret["stringData"]["GURULU_ENCRYPTION_KEY"])
+
+
+def test_the_api_and_destinations_read_the_secret_with_the_encryption_key():
+    [secret] = [d for _, d in k8s_documents() if d["kind"] == "Secret"]
+    deployments = {
+        d["metadata"]["name"]: d for _, d in k8s_documents() if d["kind"] == "Deployment"
+    }
+    for name in KEY_HOLDERS:
+        [container] = deployments[name]["spec"]["template"]["spec"]["containers"]
+        refs = [
+            source["secretRef"]["name"] for source in container["envFrom"] if "secretRef" in source
+        ]
+        assert refs == [secret["metadata"]["name"]], name
+
+
+SUFFIXES = ("_bucket", "_count", "_sum", "_total", "_created")
+TARGET_LABELS = {"job", "instance"}  # added by Prometheus to every scraped series
 
 
 def known_metrics() -> set[str]:
@@ -173,17 +242,41 @@ def known_metrics() -> set[str]:
     for family in REGISTRY.collect():
         names.add(family.name)
         names.update(sample.name for sample in family.samples)
-        for suffix in ("_bucket", "_count", "_sum", "_total", "_created"):
+        for suffix in SUFFIXES:
             names.add(family.name + suffix)
     return names | {"up"}
 
 
-def expressions() -> list[tuple[str, str]]:
-    dashboard = json.loads((DEPLOY / "grafana/dashboards/gurulu.json").read_text())
-    found = [(p["title"], t["expr"]) for p in dashboard["panels"] for t in p["targets"]]
-    rules = yaml.safe_load((DEPLOY / "prometheus/alerts.yml").read_text())
-    found += [(r["alert"], r["expr"]) for g in rules["groups"] for r in g["rules"]]
+def label_names(metric: str) -> set[str]:
+    """The labels a series of `metric` (a sample name: `…_bucket`, `…_total`) can carry."""
+    wrappers = [m for m in vars(metrics).values() if isinstance(m, MetricWrapperBase)]
+    for wrapper in wrappers:
+        if metric == wrapper._name or metric in (wrapper._name + s for s in SUFFIXES):
+            bucket = {"le"} if metric.endswith("_bucket") else set()
+            return set(wrapper._labelnames) | bucket | TARGET_LABELS
+    return TARGET_LABELS if metric == "up" else set()
+
+
+def dashboard() -> dict:
+    return json.loads((DEPLOY / "grafana/dashboards/gurulu.json").read_text())
+
+
+def graphs() -> list[dict]:
+    """The dashboard's panels that query (rows only group them)."""
+    return [panel for panel in dashboard()["panels"] if panel["type"] != "row"]
+
+
+def queries() -> list[tuple[str, str, str]]:
+    """(where, expression, the text that shows its labels: legend or annotations)."""
+    found = [
+        (p["title"], t["expr"], t.get("legendFormat", "")) for p in graphs() for t in p["targets"]
+    ]
+    found += [(r["alert"], r["expr"], " ".join(r["annotations"].values())) for r in alerts()]
     return found
+
+
+def expressions() -> list[tuple[str, str]]:
+    return [(where, expr) for where, expr, _ in queries()]
 
 
 @pytest.mark.parametrize("where,expr", expressions())
@@ -193,13 +286,44 @@ def test_dashboards_and_alerts_query_metrics_that_exist(where, expr):
     assert used <= known_metrics(), (where, used - known_metrics())
 
 
+@pytest.mark.parametrize("where,expr,shown", queries())
+def test_dashboards_and_alerts_use_labels_their_metrics_have(where, expr, shown):
+    used = set(re.findall(r"\b(gurulu_[a-z_]+|up)\b", expr))
+    have = set().union(*(label_names(metric) for metric in used))
+    grouped = {
+        name.strip() for by in re.findall(r"\bby \(([^)]*)\)", expr) for name in by.split(",")
+    }
+    matched = set(re.findall(r"[{,]\s*(\w+)\s*(?:=~|!~|!=|=)\s*\"", expr))
+    displayed = set(re.findall(r"\{\{\s*(\w+)\s*\}\}", shown))
+    displayed |= set(re.findall(r"\$labels\.(\w+)", shown))
+    assert grouped | matched | displayed <= have, (where, (grouped | matched | displayed) - have)
+
+
 def test_grafana_is_provisioned_with_the_datasource_and_the_dashboard():
     datasource = yaml.safe_load(
         (DEPLOY / "grafana/provisioning/datasources/prometheus.yml").read_text()
     )
     uid = datasource["datasources"][0]["uid"]
-    dashboard = json.loads((DEPLOY / "grafana/dashboards/gurulu.json").read_text())
-    assert all(p["datasource"]["uid"] == uid for p in dashboard["panels"])
-    titles = " ".join(p["title"] for p in dashboard["panels"]).lower()
+    assert all(p["datasource"]["uid"] == uid for p in graphs())
+    assert all(t["datasource"]["uid"] == uid for p in graphs() for t in p["targets"])
+    titles = " ".join(p["title"] for p in graphs()).lower()
     for wanted in ("refresh lag", "backlog", "outcome", "joined", "api latency", "api errors"):
         assert wanted in titles
+
+
+def test_the_dashboard_has_a_destinations_row_of_syncs_rows_lag_and_duration():
+    panels = dashboard()["panels"]
+    [row] = [i for i, p in enumerate(panels) if p["type"] == "row" and p["title"] == "Destinations"]
+    below = panels[row + 1 :]
+    assert below and all(p["type"] != "row" for p in below)
+    exprs = {p["title"].lower(): " ".join(t["expr"] for t in p["targets"]) for p in below}
+    wanted = {
+        "syncs per minute by platform and status": "by (platform, status)",
+        "rows per hour by platform, change and outcome": "by (platform, change, outcome)",
+        "sync lag p95 by platform": "gurulu_destination_sync_lag_seconds_bucket",
+        "sync duration": "gurulu_destination_sync_duration_seconds_bucket",
+    }
+    for title, query in wanted.items():
+        assert any(title in t and query in e for t, e in exprs.items()), title
+    tops = [p["gridPos"]["y"] for p in below]
+    assert min(tops) > panels[row]["gridPos"]["y"]

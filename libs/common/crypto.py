@@ -5,7 +5,9 @@ ClickHouse and opened only by the process that sends to the platform. The key co
 `GURULU_ENCRYPTION_KEY` — several comma-separated keys rotate: the first seals, any opens —
 or, when unset, from a key generated on first use and kept in the data dir (readable by its
 owner only), like the admin token. Every process that reads the same credentials must use
-the same key, so the distributed setup sets `GURULU_ENCRYPTION_KEY` everywhere.
+the same key: the API seals them when a destination is connected and the destinations
+service opens them, so with a ClickHouse server — where those are separate processes with
+data dirs of their own — a generated key is refused and `GURULU_ENCRYPTION_KEY` must be set.
 """
 
 from __future__ import annotations
@@ -21,10 +23,17 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from gurulu.common.settings import Settings
 
 KEY_FILE = "encryption_key"
+GENERATE_KEY = (
+    'python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
+)
 
 
 class CannotDecrypt(Exception):
     """Sealed with a key this process does not have."""
+
+
+class NoSharedKey(Exception):
+    """ClickHouse is a server, so the processes must share a key, and none is set."""
 
 
 class Vault:
@@ -46,8 +55,21 @@ class Vault:
             ) from error
 
 
+def require_shared_key(settings: Settings) -> None:
+    """Refuse to generate a key where other processes could not have it: with a ClickHouse
+    server, whatever one container seals another must open."""
+    if settings.encryption_key is None and not settings.embedded_clickhouse:
+        raise NoSharedKey(
+            "GURULU_ENCRYPTION_KEY is not set: with a ClickHouse server (GURULU_CLICKHOUSE_URL)"
+            " the api, which encrypts destination credentials, and the destinations service,"
+            " which decrypts them, must share one key. Set the same GURULU_ENCRYPTION_KEY on"
+            f" both; make one with: {GENERATE_KEY}"
+        )
+
+
 def vault(settings: Settings) -> Vault:
     """The process's vault for these settings (built once per key source)."""
+    require_shared_key(settings)
     if settings.encryption_key is not None:
         return _vault_of(settings.encryption_key.get_secret_value(), None)
     return _vault_of(None, str(settings.data_path / KEY_FILE))

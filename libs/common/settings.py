@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from functools import cached_property
 from pathlib import Path
+from urllib.parse import urlparse
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -32,8 +33,12 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     admin_token: SecretStr | None = None
     # Fernet key(s) for destination credentials; comma-separated to rotate (the first
-    # encrypts, all decrypt). Unset: a key generated on first use, kept in the data dir.
+    # encrypts, all decrypt). Unset: a key generated on first use, kept in the data dir —
+    # on the embedded default only; with a ClickHouse server it must be set (crypto.py).
     encryption_key: SecretStr | None = None
+    # May destinations send to loopback, private and link-local addresses? Unset: yes on
+    # the embedded default (one machine, its owner's), no with a ClickHouse server.
+    destination_private_networks: bool | None = None
     tick_interval_seconds: int = Field(default=3600, ge=1, le=7 * 86400)
     claim_idle_seconds: float = Field(default=60.0, gt=0, le=3600)
     stuck_after_seconds: float = Field(default=300.0, gt=0, le=86400)
@@ -82,6 +87,17 @@ class Settings(BaseSettings):
     @property
     def clickhouse_dsn(self) -> str:
         return self.clickhouse_url or f"chdb://{self.data_path / 'clickhouse'}"
+
+    @property
+    def embedded_clickhouse(self) -> bool:
+        """False when ClickHouse is a server (http(s)://), which other processes share."""
+        return urlparse(self.clickhouse_dsn).scheme not in ("http", "https")
+
+    @property
+    def destinations_may_reach_private_networks(self) -> bool:
+        if self.destination_private_networks is not None:
+            return self.destination_private_networks
+        return self.embedded_clickhouse
 
     @property
     def embedded_redis(self) -> bool:

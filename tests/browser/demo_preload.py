@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from gurulu.cli.system import _install_demo
+from gurulu.cli.system import install_demo
 from gurulu.common.clickhouse import connect
 from gurulu.common.clock import utcnow
 from gurulu.common.schema import migrate
@@ -22,7 +22,7 @@ def main(data_dir: str) -> None:
     db = connect(f"chdb://{Path(data_dir).resolve() / 'clickhouse'}", "gurulu")
     migrate(db)
     workspace, key = workspaces.create(db, "Demo shop", "custom")
-    _install_demo(db, workspace.workspace_id, utcnow())
+    install_demo(db, workspace.workspace_id, utcnow())
     db.close()
     print(key)
 

@@ -28,6 +28,8 @@ from tenacity import (
 
 from gurulu.common import metrics
 
+from ..guard import PrivateAddress
+
 Change = Literal["add", "remove"]
 
 
@@ -98,7 +100,9 @@ def retry_after(response: httpx.Response) -> float | None:
         return max(parsed.timestamp() - time.time(), 0.0) if parsed else None
 
 
-def transport_failure(error: httpx.HTTPError) -> Transient:
+def transport_failure(error: httpx.HTTPError) -> Transient | Permanent:
+    if isinstance(error, PrivateAddress):  # not where this installation sends: pause
+        return Permanent(str(error), pause=True)
     kind = "timed out" if isinstance(error, httpx.TimeoutException) else "could not connect"
     return Transient(f"the request {kind} ({type(error).__name__})")
 

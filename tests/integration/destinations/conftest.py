@@ -38,6 +38,7 @@ from gurulu.common.store.audiences import Audience
 from gurulu.common.store.runs import Run
 from gurulu.common.store.syncs import Sync
 from gurulu.common.streams import consumer_name, ensure_groups, publish
+from gurulu.destinations import guard
 from gurulu.destinations.platforms.base import DeliveryPolicy
 from gurulu.destinations.service import DestinationsConfig, DestinationsService
 from gurulu.destinations.sync import Checkpoint, Syncer, _no_checkpoint
@@ -93,12 +94,39 @@ class Harness:
             left_count=done.left_count,
         )
         await publish(self.broker, REFRESHED_STREAM, event)
+        await self.settled()
         return done
+
+    async def settled(self, timeout: float = 60) -> None:
+        """Until the destinations service has handled every refresh announced so far, so a
+        destination connected next is not also synced by a refresh from before it."""
+
+        async def idle() -> bool:
+            last = (await self.redis.xinfo_stream(REFRESHED_STREAM))["last-generated-id"]
+            for group in await self.redis.xinfo_groups(REFRESHED_STREAM):
+                if group["name"] in (DESTINATIONS_GROUP, DESTINATIONS_GROUP.encode()):
+                    return group["pending"] == 0 and group["last-delivered-id"] == last
+            return False
+
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not await idle():
+            assert asyncio.get_running_loop().time() < deadline, "refresh not handled in time"
+            await asyncio.sleep(0.05)
 
     async def connect(self, kind: str, config: dict, **body: Any) -> dict:
         reply = await self.api.post(self.base, json={"type": kind, "config": config, **body})
         assert reply.status_code == 201, reply.text
         return reply.json()
+
+    async def paused(self, destination_id: str, timeout: float = 20) -> dict:
+        """The destination as the API shows it, once it is paused (the service pauses it
+        just after recording the sync that failed)."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            shown = (await self.api.get(f"{self.base}/{destination_id}")).json()
+            if shown["status"] == "paused" or asyncio.get_running_loop().time() > deadline:
+                return shown
+            await asyncio.sleep(0.05)
 
     async def synced(self, destination_id: str, count: int = 1, timeout: float = 60) -> list[Sync]:
         """The destination's syncs, newest first, once `count` of them have finished."""
@@ -120,11 +148,12 @@ async def harness(
     data_dir: Path,
     checkpoint: Checkpoint = _no_checkpoint,
     config: DestinationsConfig | None = None,
+    private_networks: bool = True,
 ) -> AsyncIterator[Harness]:
-    settings = Settings(data_dir=data_dir)
+    settings = Settings(data_dir=data_dir, destination_private_networks=private_networks)
     client = redis_support.client(redis_url)
     broker = RedisBroker(redis_url, graceful_timeout=30.0, logger=None)
-    http = httpx.AsyncClient()
+    http = guard.client(settings)
     await ensure_groups(client, GROUPS)
     syncer = Syncer(db, http, crypto.vault(settings), FAST, checkpoint)
     config = config or DestinationsConfig(claim_idle_ms=300, lock_wait_seconds=2.0)

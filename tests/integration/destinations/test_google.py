@@ -81,6 +81,6 @@ async def test_bad_credentials_pause_the_destination(db, redis, redis_url, tmp_p
                 "google_customer_match", google(fake, access_token="ya29.expired")
             )
             [sync] = await h.synced(made["id"])
-            shown = (await h.api.get(f"{h.base}/{made['id']}")).json()
+            shown = await h.paused(made["id"])
     assert sync.status == "failed" and "UNAUTHENTICATED" in sync.error
     assert shown["status"] == "paused" and "401" in shown["paused_reason"]

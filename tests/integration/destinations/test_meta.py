@@ -96,7 +96,7 @@ async def test_a_revoked_token_pauses_the_destination_and_the_api_says_why(
         with MetaFake() as fake:
             made = await h.connect("meta_custom_audience", meta(fake, access_token="EAAB-revoked"))
             [sync] = await h.synced(made["id"])
-            shown = (await h.api.get(f"{h.base}/{made['id']}")).json()
+            shown = await h.paused(made["id"])
             # A new token and a resume: it catches up at once.
             fixed = await h.api.patch(
                 f"{h.base}/{made['id']}", json={"config": {"access_token": fake.token}}
@@ -122,7 +122,7 @@ async def test_repeated_failed_syncs_pause_the_destination(db, redis, redis_url,
             await h.synced(made["id"])
             await h.refresh()
             [second, first] = await h.synced(made["id"], 2)
-            shown = (await h.api.get(f"{h.base}/{made['id']}")).json()
+            shown = await h.paused(made["id"])
     assert (first.status, second.status) == ("failed", "failed")
     assert "gave up after 3 attempts" in second.error
     assert shown["status"] == "paused" and shown["paused_reason"].startswith("2 syncs in a row")

@@ -1,5 +1,6 @@
 """Webhook destinations end to end on the real service: signed batches, deltas after
-refreshes, add-only mode, stable ids across retries, and pausing an endpoint that is gone."""
+refreshes, add-only mode, stable ids across retries, pausing an endpoint that is gone, and
+refusing private addresses where the installation says so."""
 
 from __future__ import annotations
 
@@ -90,7 +91,7 @@ async def test_an_endpoint_that_is_gone_pauses_the_destination_with_the_reason(
             fake.script(Reply(410))
             made = await h.connect("webhook", hook(fake))
             [sync] = await h.synced(made["id"])
-            shown = (await h.api.get(f"{h.base}/{made['id']}")).json()
+            shown = await h.paused(made["id"])
             h.people(5, 1)
             await h.refresh()  # a paused destination is not synced
             await h.refresh()
@@ -99,3 +100,19 @@ async def test_an_endpoint_that_is_gone_pauses_the_destination_with_the_reason(
         assert len(fake.requests) == 1 and fake.members == set()
         history = (await h.api.get(f"{h.base}/{made['id']}/syncs")).json()["data"]
         assert [s["status"] for s in history] == ["failed"]
+
+
+async def test_a_private_address_is_refused_before_connecting_and_pauses_the_destination(
+    db, redis, redis_url, tmp_path
+):
+    async with harness(db, redis_url, tmp_path, private_networks=False) as h:
+        h.people(0, 2)
+        await h.refresh()
+        with WebhookFake(WEBHOOK_SECRET) as fake:
+            made = await h.connect("webhook", hook(fake))
+            [sync] = await h.synced(made["id"])
+            shown = await h.paused(made["id"])
+        assert fake.requests == []  # nothing reached the receiver on 127.0.0.1
+        assert sync.status == "failed" and "127.0.0.1" in sync.error
+        assert shown["status"] == "paused"
+        assert "private or reserved address" in shown["paused_reason"]
