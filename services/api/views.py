@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from gurulu.common.clock import boundary, utcnow
 from gurulu.common.rules.text import definition_to_text
 from gurulu.common.store.audiences import Audience
 from gurulu.common.store.cohorts import Cohort
 from gurulu.common.store.daily import DailyRow
+from gurulu.common.store.destinations import Destination
 from gurulu.common.store.runs import Run
+from gurulu.common.store.syncs import Sync
 
+from .destination_schemas import DestinationPublic, RejectedRow, SyncPublic
 from .schemas import AudiencePublic, CohortPublic, DailyPublic, RunPublic
 
 
@@ -48,10 +51,12 @@ def audience(
     )
 
 
+def _seconds_between(start: datetime | None, end: datetime | None) -> float | None:
+    return round((end - start).total_seconds(), 3) if start and end else None
+
+
 def run(r: Run) -> RunPublic:
-    duration = None
-    if r.finished_at and r.started_at:
-        duration = round((r.finished_at - r.started_at).total_seconds(), 3)
+    duration = _seconds_between(r.started_at, r.finished_at)
     return RunPublic(
         run_id=r.run_id,
         reason=r.reason,
@@ -77,4 +82,47 @@ def daily(row: DailyRow) -> DailyPublic:
         joined_count=row.joined_count,
         left_count=row.left_count,
         net_change=row.net_change,
+    )
+
+
+def destination(d: Destination, last: Sync | None) -> DestinationPublic:
+    """A destination as it may be shown: its credentials only as hints."""
+    return DestinationPublic(
+        id=d.destination_id,
+        audience_id=d.audience_id,
+        type=d.type,
+        name=d.name,
+        mode=d.mode,
+        status=d.status,
+        paused_reason=d.paused_reason or None,
+        config=d.config,
+        credentials=d.credential_hints,
+        created_at=d.created_at,
+        updated_at=d.updated_at,
+        last_sync=sync(last) if last else None,
+    )
+
+
+def sync(s: Sync) -> SyncPublic:
+    duration = _seconds_between(s.started_at, s.finished_at)
+    return SyncPublic(
+        sync_id=s.sync_id,
+        destination_id=s.destination_id,
+        run_id=s.run_id,
+        trigger=s.trigger,
+        status=s.status,
+        to_add=s.to_add,
+        to_remove=s.to_remove,
+        added=s.added,
+        removed=s.removed,
+        skipped=s.skipped,
+        skipped_reasons=s.skipped_reasons,
+        rejected=s.rejected,
+        rejected_sample=[RejectedRow(**row) for row in s.rejected_sample],
+        batches=s.batches,
+        error=s.error or None,
+        requested_at=s.requested_at,
+        started_at=s.started_at,
+        finished_at=s.finished_at,
+        duration_seconds=duration,
     )

@@ -10,7 +10,7 @@ from gurulu.common.store import syncs
 from gurulu.common.store.destinations import Destination
 from gurulu.common.store.syncs import Sync
 
-from .. import audiences
+from .. import audiences, views
 from .. import destinations as cases
 from ..context import ApiContext
 from ..deps import ContextDep, WorkspaceDep
@@ -19,7 +19,6 @@ from ..destination_schemas import (
     DestinationCreated,
     DestinationPublic,
     DestinationUpdate,
-    RejectedRow,
     SyncAccepted,
     SyncPublic,
 )
@@ -33,7 +32,7 @@ async def connect(
     audience_id: str, body: DestinationCreate, ws: WorkspaceDep, ctx: ContextDep
 ) -> DestinationCreated:
     made, secret, sync = await cases.create(ctx, ws.workspace_id, audience_id, body)
-    public = _public(made, sync)
+    public = views.destination(made, sync)
     return DestinationCreated(
         **public.model_dump(), signing_secret=secret, first_sync_id=sync and sync.sync_id
     )
@@ -46,7 +45,8 @@ async def list_destinations(
     await audiences.get(ctx, ws.workspace_id, audience_id)
     found = await ctx.run(store.of_audience, ctx.db, ws.workspace_id, audience_id)
     latest = await ctx.run(syncs.latest_by_destination, ctx.db, ws.workspace_id, audience_id)
-    return Page[DestinationPublic](data=[_public(d, latest.get(d.destination_id)) for d in found])
+    shown = [views.destination(d, latest.get(d.destination_id)) for d in found]
+    return Page[DestinationPublic](data=shown)
 
 
 @router.get("/{destination_id}")
@@ -54,7 +54,7 @@ async def show(
     audience_id: str, destination_id: str, ws: WorkspaceDep, ctx: ContextDep
 ) -> DestinationPublic:
     found = await cases.get(ctx, ws.workspace_id, audience_id, destination_id)
-    return _public(found, await _last_sync(ctx, found))
+    return views.destination(found, await _last_sync(ctx, found))
 
 
 @router.patch("/{destination_id}")
@@ -66,7 +66,7 @@ async def update(
     ctx: ContextDep,
 ) -> DestinationPublic:
     found = await cases.update(ctx, ws.workspace_id, audience_id, destination_id, body)
-    return _public(found, await _last_sync(ctx, found))
+    return views.destination(found, await _last_sync(ctx, found))
 
 
 @router.delete("/{destination_id}", status_code=204)
@@ -93,53 +93,9 @@ async def list_syncs(
 ) -> Page[SyncPublic]:
     await cases.get(ctx, ws.workspace_id, audience_id, destination_id)
     found = await ctx.run(syncs.recent, ctx.db, ws.workspace_id, audience_id, destination_id, limit)
-    return Page[SyncPublic](data=[sync_view(s) for s in found])
+    return Page[SyncPublic](data=[views.sync(s) for s in found])
 
 
 async def _last_sync(ctx: ApiContext, d: Destination) -> Sync | None:
     found = await ctx.run(syncs.recent, ctx.db, d.workspace_id, d.audience_id, d.destination_id, 1)
     return found[0] if found else None
-
-
-def _public(d: Destination, last: Sync | None) -> DestinationPublic:
-    return DestinationPublic(
-        id=d.destination_id,
-        audience_id=d.audience_id,
-        type=d.type,
-        name=d.name,
-        mode=d.mode,
-        status=d.status,
-        paused_reason=d.paused_reason or None,
-        config=d.config,
-        credentials=d.credential_hints,
-        created_at=d.created_at,
-        updated_at=d.updated_at,
-        last_sync=sync_view(last) if last else None,
-    )
-
-
-def sync_view(s: Sync) -> SyncPublic:
-    duration = None
-    if s.started_at and s.finished_at:
-        duration = round((s.finished_at - s.started_at).total_seconds(), 3)
-    return SyncPublic(
-        sync_id=s.sync_id,
-        destination_id=s.destination_id,
-        run_id=s.run_id,
-        trigger=s.trigger,
-        status=s.status,
-        to_add=s.to_add,
-        to_remove=s.to_remove,
-        added=s.added,
-        removed=s.removed,
-        skipped=s.skipped,
-        skipped_reasons=s.skipped_reasons,
-        rejected=s.rejected,
-        rejected_sample=[RejectedRow(**row) for row in s.rejected_sample],
-        batches=s.batches,
-        error=s.error or None,
-        requested_at=s.requested_at,
-        started_at=s.started_at,
-        finished_at=s.finished_at,
-        duration_seconds=duration,
-    )

@@ -1,5 +1,6 @@
-"""/app/audiences/{id}: one audience's movement, refresh runs and recent members, and
-what can be done with it: refresh now, pause or resume, rename, archive, download CSV.
+"""/app/audiences/{id}: one audience's movement, refresh runs, recent members and
+destinations, and what can be done with it: refresh now, pause or resume, rename, archive,
+download CSV. (Its destinations' own routes are in `destination_pages`.)
 
 Each action is a plain form post to the API's use case followed by a redirect back
 (post/redirect/get), so a reload never repeats it; refusals (a paused audience cannot
@@ -15,13 +16,12 @@ from collections.abc import Awaitable, Callable
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 
-from gurulu.common.errors import GuruluError
-
 from .. import audiences, export
 from ..deps import ContextDep
 from . import reads
-from .deps import Form, SignedIn
-from .rendering import SECURITY_HEADERS, flash, fragment, page
+from .deps import Form, SignedIn, session_of
+from .destination_form import Connect
+from .rendering import SECURITY_HEADERS, acted, flash, fragment, page
 from .session import PREFIX
 
 router = APIRouter(prefix=f"{PREFIX}/audiences", include_in_schema=False)
@@ -39,17 +39,23 @@ async def detail_page(
     runs: int = Runs,
 ) -> Response:
     detail = await reads.audience_detail(ctx, ws.workspace_id, audience_id, days, runs)
-    return page(request, "audience.html", workspace=ws, detail=detail)
+    return page(request, "audience.html", workspace=ws, detail=detail, connect=Connect())
 
 
 @router.get("/{audience_id}/live")
 async def live(
-    audience_id: str, ws: SignedIn, ctx: ContextDep, days: int = Days, runs: int = Runs
+    request: Request,
+    audience_id: str,
+    ws: SignedIn,
+    ctx: ContextDep,
+    days: int = Days,
+    runs: int = Runs,
 ) -> JSONResponse:
     detail = await reads.audience_detail(ctx, ws.workspace_id, audience_id, days, runs)
+    csrf_token = session_of(request).csrf  # the destinations' action buttons are forms
     regions = {
-        name: fragment(f"partials/audience_{name}.html", detail=detail)
-        for name in ("summary", "chart", "runs", "people")
+        name: fragment(f"partials/audience_{name}.html", detail=detail, csrf_token=csrf_token)
+        for name in ("summary", "chart", "runs", "people", "destinations")
     }
     return JSONResponse({"busy": detail.busy, "regions": regions}, headers=SECURITY_HEADERS)
 
@@ -124,11 +130,4 @@ async def export_members(audience_id: str, ws: SignedIn, ctx: ContextDep) -> Str
 
 async def _act(request: Request, audience_id: str, act: Callable[[], Awaitable[str]]) -> Response:
     """Run an action; say how it went on the audience's page."""
-    try:
-        flash(request, await act())
-    except GuruluError as error:
-        if error.status == 404:
-            raise
-        message = error.message[:1].upper() + error.message[1:]
-        flash(request, message if message.endswith(".") else message + ".", kind="error")
-    return RedirectResponse(f"{PREFIX}/audiences/{audience_id}", status_code=303)
+    return await acted(request, f"{PREFIX}/audiences/{audience_id}", act)

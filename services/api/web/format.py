@@ -1,12 +1,14 @@
 """How the web app writes numbers, times and run facts for people: thousands separators,
 UTC times relative to now ("3 min ago") with the exact ISO time kept for a `title`, and
-refresh reasons, statuses and errors in plain words. Pure functions, registered as Jinja
+refresh reasons, destination kinds, sync triggers, statuses, errors and pause reasons in
+plain words. Pure functions, registered as Jinja
 filters, so every page and every live fragment says things the same way."""
 
 from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime
+from urllib.parse import urlsplit
 
 from gurulu.common.clock import iso, utcnow
 
@@ -24,7 +26,25 @@ _STATUSES = {
     "active": "Active",
     "paused": "Paused",
     "archived": "Archived",
+    "partial": "Partly synced",
 }
+_KINDS = {
+    "webhook": "Webhook",
+    "meta_custom_audience": "Meta Custom Audience",
+    "google_customer_match": "Google Customer Match",
+}
+_TRIGGERS = {
+    "connected": "Connected",
+    "refresh": "After a refresh",
+    "resumed": "Resumed",
+    "manual": "Sync now",
+}
+_MODES = {
+    "mirror": "Mirror: adds who joins, removes who leaves",
+    "add_only": "Add only: never removes anyone",
+}
+_FAILED_IN_A_ROW = re.compile(r"^(\d+) syncs in a row failed; the last: (.*)$", re.DOTALL)
+_BY_A_USER = "paused by a user"  # what `destinations.update` records
 _GAVE_UP = re.compile(r"^gave up after (\d+) attempts?: (.*)$", re.DOTALL)
 # ClickHouse reports errors as "Code: N. …"; the few a marketer may meet, said plainly.
 _CLICKHOUSE = {
@@ -117,6 +137,42 @@ def status(value: str) -> str:
     return _STATUSES.get(value, value.capitalize())
 
 
+def kind(value: str) -> str:
+    return _KINDS.get(value, value.replace("_", " ").capitalize())
+
+
+def trigger(value: str) -> str:
+    return _TRIGGERS.get(value, value.replace("_", " ").capitalize())
+
+
+def mode(value: str) -> str:
+    return _MODES.get(value, value.replace("_", " ").capitalize())
+
+
+def host(url: str) -> str:
+    """A URL's host (and port): where a webhook goes, without a path that may hold a token."""
+    parts = urlsplit(url)
+    return parts.netloc.rpartition("@")[2] or "—"
+
+
+def pause_reason(reason: str | None) -> str:
+    """Why a destination is paused, and what brings it back, in a sentence or two."""
+    text = (reason or "").strip()
+    if not text or text == _BY_A_USER:
+        return "Paused by someone in your workspace. Nothing is sent until it is resumed."
+    failed = _FAILED_IN_A_ROW.match(text)
+    if failed:
+        count, last = failed.groups()
+        return (
+            f"Paused after {count} failed syncs in a row. The last one said: {_sentence(last)}"
+            " Resume it once that is fixed; it catches up in one sync."
+        )
+    return (
+        f"Paused because the destination cannot accept it: {_sentence(text)}"
+        " Fix the cause, then resume it; it catches up in one sync."
+    )
+
+
 def plain_error(error: str | None) -> str:
     """A run's error as one sentence a marketer can read; the raw text stays available
     beside it for whoever has to dig further."""
@@ -159,4 +215,9 @@ FILTERS = {
     "reason": reason,
     "status": status,
     "plain_error": plain_error,
+    "kind": kind,
+    "trigger": trigger,
+    "mode": mode,
+    "pause_reason": pause_reason,
+    "host": host,
 }

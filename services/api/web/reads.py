@@ -3,8 +3,9 @@
 A list page costs one query per kind of fact (audiences, their last successful runs, their
 newest runs, the workspace's cohorts, the daily rows of the last 30 days, the quota),
 whatever the number of audiences: nothing is read per row. The queries are independent,
-so they run side by side off the event loop. Audiences are shaped by the API's own
-`views.audience`, so the app and `GET /v1/audiences` always agree on counts and times.
+so they run side by side off the event loop. Audiences and destinations are shaped by the
+API's own `views`, so the app and the API always agree on counts and times, and a
+destination's credentials reach a page only as the API's hints.
 """
 
 from __future__ import annotations
@@ -15,14 +16,19 @@ from datetime import timedelta
 
 from gurulu.common.clock import utcnow
 from gurulu.common.store import audiences as audience_store
-from gurulu.common.store import changes, cohorts, daily, runs
+from gurulu.common.store import changes, cohorts, daily, destinations, runs, syncs
+from gurulu.common.store.audiences import Audience
 from gurulu.common.store.changes import PersonChange
 from gurulu.common.store.cohorts import Cohort
 from gurulu.common.store.daily import DailyRow
+from gurulu.common.store.destinations import Destination
 from gurulu.common.store.runs import Run
+from gurulu.common.store.syncs import Sync
 
 from .. import audiences, views
+from .. import destinations as destination_cases
 from ..context import ApiContext
+from ..destination_schemas import DestinationPublic, SyncPublic
 from ..schemas import AudiencePublic
 from . import charts
 
@@ -30,6 +36,11 @@ TREND_DAYS = 30
 RECENT_RUNS = 10
 MAX_RUNS = 200
 RECENT_PEOPLE = 10
+RECENT_SYNCS = 20
+MAX_SYNCS = 200
+# After a refresh, how long a page keeps watching for the syncs it causes to be recorded.
+OWED_SECONDS = 120
+IN_FLIGHT = ("queued", "running")
 
 
 @dataclass(frozen=True)
@@ -100,6 +111,33 @@ async def audience_list(ctx: ApiContext, workspace_id: str) -> AudienceList:
 
 
 @dataclass(frozen=True)
+class DestinationRow:
+    destination: DestinationPublic
+    # The audience refreshed moments ago and the sync that follows is not recorded yet.
+    owed: bool
+
+    @property
+    def syncing(self) -> bool:
+        last = self.destination.last_sync
+        return last is not None and last.status in IN_FLIGHT
+
+    @property
+    def busy(self) -> bool:
+        return self.syncing or self.owed
+
+
+def destination_row(d: Destination, last: Sync | None, refreshed: Run | None) -> DestinationRow:
+    owed = (
+        d.status == "active"
+        and refreshed is not None
+        and refreshed.finished_at is not None
+        and (utcnow() - refreshed.finished_at).total_seconds() < OWED_SECONDS
+        and (last is None or last.run_id != refreshed.run_id)
+    )
+    return DestinationRow(views.destination(d, last), owed)
+
+
+@dataclass(frozen=True)
 class AudienceDetail:
     audience: AudiencePublic
     runs: list[Run]
@@ -110,10 +148,12 @@ class AudienceDetail:
     days: int
     joined: list[PersonChange]
     left: list[PersonChange]
+    destinations: list[DestinationRow]
 
     @property
     def busy(self) -> bool:
-        return any(run.status in ("queued", "running") for run in self.runs[:5])
+        refreshing = any(run.status in IN_FLIGHT for run in self.runs[:5])
+        return refreshing or any(row.busy for row in self.destinations)
 
 
 async def audience_detail(
@@ -126,13 +166,15 @@ async def audience_detail(
     found = await audiences.get(ctx, workspace_id, audience_id)  # NotFound: the 404 page
     today = utcnow().date()
     since = today - timedelta(days=days - 1)
-    recent, last, rows, people, cohort = await asyncio.gather(
+    recent, last, rows, people, cohort, connected, synced = await asyncio.gather(
         # one more than shown, to know whether there are older runs to offer
         ctx.run(runs.recent_by_request, ctx.db, workspace_id, audience_id, run_limit + 1),
         ctx.run(runs.latest_succeeded, ctx.db, workspace_id, audience_id),
         ctx.run(daily.rows, ctx.db, workspace_id, audience_id, since),
         ctx.run(changes.recent_changes, ctx.db, workspace_id, audience_id, RECENT_PEOPLE),
         ctx.run(cohorts.get, ctx.db, workspace_id, found.source_cohort_id),
+        ctx.run(destinations.of_audience, ctx.db, workspace_id, audience_id),
+        ctx.run(syncs.latest_by_destination, ctx.db, workspace_id, audience_id),
     )
     interval = ctx.settings.tick_interval_seconds
     public = views.audience(found, last, cohort.name if cohort else None, interval)
@@ -146,4 +188,46 @@ async def audience_detail(
         days,
         [p for p in people if p.change == "joined"],
         [p for p in people if p.change == "left"],
+        [destination_row(d, synced.get(d.destination_id), last) for d in connected],
+    )
+
+
+@dataclass(frozen=True)
+class DestinationDetail:
+    audience: Audience
+    row: DestinationRow
+    syncs: list[SyncPublic]
+    more_syncs: bool
+    sync_limit: int
+
+    @property
+    def destination(self) -> DestinationPublic:
+        return self.row.destination
+
+    @property
+    def busy(self) -> bool:
+        return self.row.busy
+
+
+async def destination_detail(
+    ctx: ApiContext,
+    workspace_id: str,
+    audience_id: str,
+    destination_id: str,
+    sync_limit: int = RECENT_SYNCS,
+) -> DestinationDetail:
+    # NotFound, the 404 page, for another workspace's audience or destination
+    found = await destination_cases.get(ctx, workspace_id, audience_id, destination_id)
+    audience, recent, last = await asyncio.gather(
+        audiences.get(ctx, workspace_id, audience_id),
+        # one more than shown, to know whether there are older syncs to offer
+        ctx.run(syncs.recent, ctx.db, workspace_id, audience_id, destination_id, sync_limit + 1),
+        ctx.run(runs.latest_succeeded, ctx.db, workspace_id, audience_id),
+    )
+    return DestinationDetail(
+        audience,
+        destination_row(found, recent[0] if recent else None, last),
+        [views.sync(s) for s in recent[:sync_limit]],
+        len(recent) > sync_limit,
+        sync_limit,
     )

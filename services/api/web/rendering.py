@@ -11,18 +11,21 @@ needs is embedded as `application/json`, which browsers do not execute.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Awaitable, Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from gurulu.common.clock import utcnow
+from gurulu.common.errors import GuruluError
 
 from . import format
 from .deps import session_of
+from .destination_form import KINDS
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
@@ -56,6 +59,7 @@ def _environment() -> Environment:
     )
     env.filters.update(format.FILTERS)
     env.globals["static"] = static_url
+    env.globals["destination_fields"] = KINDS
     return env
 
 
@@ -80,6 +84,24 @@ def page(request: Request, template: str, status: int = 200, **context: Any) -> 
     return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
 
 
-def flash(request: Request, message: str, kind: str = "notice") -> None:
-    """A message for the next page this session sees (after a redirect)."""
-    session_of(request)["flash"] = {"message": message, "kind": kind}
+def flash(request: Request, message: str, kind: str = "notice", at: str = "") -> None:
+    """A message for the next page this session sees (after a redirect): at the top, or
+    `at` the section of the page the action was asked from (and the redirect returns to)."""
+    session_of(request)["flash"] = {"message": message, "kind": kind, "at": at}
+
+
+async def acted(
+    request: Request, back: str, act: Callable[[], Awaitable[str]], at: str = ""
+) -> Response:
+    """Run a page's action, then go back to `back` (and its section `at`) and say how it
+    went there (post/redirect/get): a refusal as an error message, an unknown or foreign id
+    as the 404 page."""
+    try:
+        flash(request, await act(), at=at)
+    except GuruluError as error:
+        if error.status == 404:
+            raise
+        message = error.message[:1].upper() + error.message[1:]
+        message = message if message.endswith(".") else message + "."
+        flash(request, message, kind="error", at=at)
+    return RedirectResponse(f"{back}#{at}" if at else back, status_code=303)

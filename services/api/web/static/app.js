@@ -1,10 +1,12 @@
 /* Gurulu Audiences: the little script every page shares.
  *
  * - Live regions: a page whose <main> has data-live-url and data-live-busy="true" (a
- *   refresh is queued or running) polls that URL every two seconds; the answer carries
- *   HTML for each [data-live-region], rendered on the server by the same templates as the
- *   page. Polling stops as soon as nothing is in flight. Focus inside a replaced region is
- *   put back on the same link or button.
+ *   refresh or a sync is queued or running) polls that URL every two seconds; the answer
+ *   carries HTML for each [data-live-region], rendered on the server by the same templates
+ *   as the page. Polling stops as soon as nothing is in flight. Focus inside a replaced
+ *   region is put back on the same link or button, and a disclosure (<details id>) that
+ *   was open stays open. What is announced while it runs and when it ends can be set with
+ *   data-live-busy-text and data-live-done-text.
  * - Relative times: <time data-relative> is rewritten every 30 s ("3 min ago"), with the
  *   same rules as the server.
  */
@@ -53,7 +55,14 @@
   function replaceRegion(region, html) {
     if (region.innerHTML === html) return;
     var active = region.contains(document.activeElement) ? focusKey(document.activeElement) : null;
+    var open = Array.prototype.map.call(region.querySelectorAll("details[open][id]"), function (el) {
+      return el.id;
+    });
     region.innerHTML = html;
+    open.forEach(function (id) {
+      var again = document.getElementById(id);
+      if (again && region.contains(again)) again.open = true;
+    });
     refreshTimes(region);
     if (!active) return;
     var again = region.querySelector('[href="' + CSS.escape(active) + '"]') ||
@@ -65,6 +74,10 @@
     var url = main.getAttribute("data-live-url");
     var wasBusy = main.getAttribute("data-live-busy") === "true";
     if (!url || !wasBusy) return;
+    var busyText = main.getAttribute("data-live-busy-text") ||
+      "A refresh is running. This page updates when it finishes.";
+    var doneText = main.getAttribute("data-live-done-text") ||
+      "Refresh finished. The numbers on this page are up to date.";
 
     function tick() {
       fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
@@ -83,7 +96,7 @@
             });
             main.setAttribute("data-live-busy", body.busy ? "true" : "false");
             if (!body.busy) {
-              announce("Refresh finished. The numbers on this page are up to date.");
+              announce(doneText);
               return;
             }
           }
@@ -91,7 +104,7 @@
         })
         .catch(function () { window.setTimeout(tick, POLL_MS * 2); });
     }
-    announce("A refresh is running. This page updates when it finishes.");
+    announce(busyText);
     window.setTimeout(tick, POLL_MS);
   }
 
