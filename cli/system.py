@@ -12,6 +12,8 @@ import asyncio
 import json
 import os
 import secrets
+import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -75,10 +77,17 @@ def install_demo(db: ClickHouse, workspace_id: str, now: datetime, days: int = 3
             at = (now - timedelta(days=back)).replace(hour=12, minute=0, second=0, microsecond=0)
             run = requests.queued(workspace_id, audience.audience_id, "hourly_tick", at)
             runs.record_requests(db, [run])
-            refresh(db, workspace_id, audience.audience_id, run.run_id, clock=lambda at=at: at)
+            refresh(db, workspace_id, audience.audience_id, run.run_id, clock=_running_from(at))
             fold(db, workspace_id, audience.audience_id, at.date())
         created.append(audience.audience_id)
     return created
+
+
+def _running_from(at: datetime) -> Callable[[], datetime]:
+    """A clock that starts at `at` and runs at the real pace, so a backfilled run shows
+    how long its refresh really took."""
+    began = time.monotonic()
+    return lambda: at + timedelta(seconds=time.monotonic() - began)
 
 
 async def _first_start(runtime: Runtime, demo: bool, url: str, token: str, new: bool) -> None:
