@@ -59,6 +59,14 @@ def test_a_webhook_connected_to_an_audience_receives_its_members_and_deltas(syst
     assert as_json["data"][0]["sync_id"] == latest["sync_id"]
     assert SECRET not in listed + table + json.dumps(as_json)
 
+    paused = ok(gurulu(system, workspace[1], f"destination pause {aud} {second['id']}"))
+    assert "Paused" in paused and api.get(f"{base}/{second['id']}").json()["status"] == "paused"
+    removed = ok(gurulu(system, workspace[1], f"destination remove {aud} {second['id']}"))
+    assert f"Removed destination {second['id']}" in removed
+    assert [d["id"] for d in api.get(base).json()["data"]] == [dest]
+    gone = gurulu(system, workspace[1], f"destination remove {aud} {second['id']}")
+    assert gone.returncode != 0 and "no destination" in gone.stderr + gone.stdout
+
 
 def _finished(api, base: str, dest: str, count: int):  # type: ignore[no-untyped-def]
     syncs = api.get(f"{base}/{dest}/syncs").json()["data"]
