@@ -29,14 +29,16 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 
 @dataclass(frozen=True)
 class Stats:
-    """What ClickHouse reports about one statement."""
+    """What ClickHouse reports about one statement. `written_rows` is None when the engine
+    did not say, which callers must not read as zero."""
 
     read_rows: int = 0
-    written_rows: int = 0
+    written_rows: int | None = None
 
     @classmethod
     def of(cls, summary: dict[str, Any]) -> Stats:
-        return cls(int(summary.get("read_rows") or 0), int(summary.get("written_rows") or 0))
+        written = summary.get("written_rows")
+        return cls(int(summary.get("read_rows") or 0), None if written is None else int(written))
 
 
 class _ChdbBackendWithStorageStats(ChdbBackend):

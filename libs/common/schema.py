@@ -44,10 +44,12 @@ class Table:
         raise KeyError(name)
 
     def insert_sql(self, names: tuple[str, ...]) -> str:
-        """`INSERT … VALUES` of one row with every value a bound parameter named after its
-        column: one cheap statement, where a client-side insert costs a round trip more."""
+        """`INSERT … SELECT` of one row with every value a bound parameter named after its
+        column: one cheap statement, where a client-side insert costs a round trip more.
+        SELECT rather than VALUES: parameters in VALUES send ClickHouse down its slow
+        expression-evaluating path, about twice the cost of the whole insert in chDB."""
         values = ", ".join(f"{{{n}:{self.column_type(n)}}}" for n in names)
-        return f"INSERT INTO `{self.name}` ({', '.join(names)}) VALUES ({values})"
+        return f"INSERT INTO `{self.name}` ({', '.join(names)}) SELECT {values}"
 
     def ddl(self, database: str, cluster: str | None = None) -> list[str]:
         body = ",\n  ".join(self.columns)

@@ -98,6 +98,19 @@ def test_member_count_is_the_true_count_after_every_refresh(db, shop):
         assert set(members(db, aud)) == matching(db, ws, "event:add_to_cart in last 7d", at=at)
 
 
+def test_a_refresh_where_nobody_joins_or_leaves_records_zero_counts_and_keeps_members(db, shop):
+    ws, source, aud = shop
+    run_at(db, aud, NOW)
+    before = members(db, aud)
+    quiet = run_at(db, aud, NOW + timedelta(minutes=1))
+    assert quiet.status == "succeeded" and quiet.staged
+    assert (quiet.joined_count, quiet.left_count, quiet.member_count) == (0, 0, 3)
+    assert members(db, aud) == before
+    events(db, ws, ("dan", "add_to_cart", NOW + timedelta(minutes=2)))
+    moved = run_at(db, aud, NOW + timedelta(minutes=3))
+    assert (moved.joined_count, moved.left_count, moved.member_count) == (1, 0, 4)
+
+
 def test_running_the_same_run_again_changes_nothing(db, shop):
     ws, source, aud = shop
     run = request(db, aud)
