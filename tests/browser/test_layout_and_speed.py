@@ -1,12 +1,8 @@
-"""Every page at phone width (nothing wider than the screen, controls labelled) and the
-time a page of 100 audiences takes to render."""
+"""Every page at phone width (nothing wider than the screen, controls labelled), and a
+page of 100 audiences (bench/app_pages.py times it)."""
 
 from __future__ import annotations
 
-import statistics
-import time
-
-import httpx
 from playwright.sync_api import Page
 
 from .conftest import Running
@@ -49,9 +45,10 @@ def test_the_cohort_builder_screenshot(page: Page, running: Running) -> None:
     shot(page, "cohort-builder", docs=True)
 
 
-def test_a_page_of_100_audiences_renders_in_well_under_a_second(
+def test_a_page_of_100_audiences_lists_every_one_with_its_trend(
     page: Page, running: Running
 ) -> None:
+    """How long the page takes is measured by bench/app_pages.py, not asserted here."""
     _, key = running.system.workspace()
     with running.system.client(key) as api:
         api.post("/v1/events", json={"events": PEOPLE}).raise_for_status()
@@ -63,18 +60,5 @@ def test_a_page_of_100_audiences_renders_in_well_under_a_second(
     sign_in(page, running.url, key)
     assert page.locator("tbody[data-live-region] tr").count() == 100
     assert page.locator("svg.spark, tbody .muted.small").count() >= 100
-
-    cookie = next(c for c in page.context.cookies() if c["name"] == "gurulu_session")
-    timings = []
-    with httpx.Client(base_url=running.url, cookies={cookie["name"]: cookie["value"]}) as web:
-        for _ in range(7):
-            started = time.perf_counter()
-            answer = web.get("/app/audiences")
-            timings.append(time.perf_counter() - started)
-            assert answer.status_code == 200 and answer.text.count("<tr id=") == 100
-    median = statistics.median(timings)
-    print(
-        f"\n/app/audiences with 100 audiences: median {median * 1000:.0f} ms, "
-        f"max {max(timings) * 1000:.0f} ms over {len(timings)} requests"
-    )
-    assert median < 0.5, timings
+    rows = page.locator("tbody[data-live-region] tr").all_inner_texts()
+    assert all(any(f"A{n:03}" in row for row in rows) for n in range(100))
