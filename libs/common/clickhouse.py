@@ -158,7 +158,13 @@ CLUSTER_SETTINGS = {"distributed_product_mode": "global", "insert_distributed_sy
 
 def _client(dsn: str, database: str | None, cluster: str | None = None) -> Client:
     settings = CLUSTER_SETTINGS if cluster else None
-    client = clickhouse_connect.get_client(dsn=dsn, database=database, settings=settings)
+    scheme = urlparse(dsn).scheme
+    # clickhouse-connect takes TLS from the port alone (443, 8443): say it from the scheme,
+    # so that an https:// URL is never spoken to in plain text.
+    transport = {"interface": scheme, "secure": scheme == "https"} if scheme != "chdb" else {}
+    client = clickhouse_connect.get_client(
+        dsn=dsn, database=database, settings=settings, **transport
+    )
     backend = getattr(client, "_backend", None)
     if type(backend) is ChdbBackend:
         backend.__class__ = _ChdbBackendWithStorageStats

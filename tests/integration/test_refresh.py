@@ -123,7 +123,7 @@ def test_running_the_same_run_again_changes_nothing(db, shop):
 
 
 @pytest.mark.parametrize("step", STEPS)
-def test_a_crash_after_any_write_then_a_rerun_equals_one_clean_run(db, chdb_dsn, step):
+def test_a_crash_after_any_write_then_a_rerun_equals_one_clean_run(db, step):
     def scenario(database: ClickHouse, crash: str | None):
         ws = workspace(database)
         events(database, ws, ("ana", "add_to_cart", ago(days=1)), ("bob", "x", ago(days=1)))
