@@ -161,9 +161,12 @@ def _client(dsn: str, database: str | None, cluster: str | None = None) -> Clien
     scheme = urlparse(dsn).scheme
     # clickhouse-connect takes TLS from the port alone (443, 8443): say it from the scheme,
     # so that an https:// URL is never spoken to in plain text.
-    transport = {"interface": scheme, "secure": scheme == "https"} if scheme != "chdb" else {}
     client = clickhouse_connect.get_client(
-        dsn=dsn, database=database, settings=settings, **transport
+        dsn=dsn,
+        database=database,
+        settings=settings,
+        interface=None if scheme == "chdb" else scheme,
+        secure=scheme == "https",
     )
     backend = getattr(client, "_backend", None)
     if type(backend) is ChdbBackend:
