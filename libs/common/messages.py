@@ -19,6 +19,7 @@ DESTINATIONS_GROUP = "destinations"
 DESTINATION_SYNC_STREAM = "gurulu:destination:sync"
 
 RefreshReason = Literal["hourly_tick", "created", "manual", "catch_up"]
+RefreshOutcome = Literal["succeeded", "failed"]
 
 
 def refresh_channel(audience_id: str) -> str:
@@ -52,7 +53,7 @@ class AudienceRefreshed(Message):
     audience_id: str
     run_id: str
     reason: RefreshReason
-    status: Literal["succeeded", "failed"]
+    status: RefreshOutcome
     requested_at: datetime
     evaluated_at: datetime | None = None
     finished_at: datetime | None = None

@@ -1,13 +1,25 @@
 """Prometheus metrics of every service, in one registry per process (in `gurulu up`, one
 registry for all). Names follow Prometheus conventions (base units, `_total` counters);
-labels are bounded sets — reasons, outcomes, routes — never audience or workspace ids."""
+labels are bounded sets — reasons, outcomes, routes — never audience or workspace ids.
+
+Every series whose labels are known in advance exists from the start, at zero: a counter
+that appeared only at its first increment would hide that increment from `rate()` and
+`increase()`, and an alert on the first dead letter or the first pause would never fire."""
 
 from __future__ import annotations
 
+from typing import get_args
+
 from prometheus_client import Counter, Gauge, Histogram
+
+from gurulu.common.messages import REFRESH_STREAM, RefreshOutcome, RefreshReason
+from gurulu.common.store.destinations import Type as DestinationType
+from gurulu.common.store.workspaces import Plan
 
 LAG_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200)
 DURATION_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300)
+# Most API answers take a few milliseconds: finer steps there, so that a p95 says something.
+API_BUCKETS = (0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
 REFRESH_LAG = Histogram(
     "gurulu_refresh_lag_seconds",
@@ -49,7 +61,7 @@ API_LATENCY = Histogram(
     "gurulu_api_request_duration_seconds",
     "HTTP request latency by route template.",
     ["method", "route", "status"],
-    buckets=DURATION_BUCKETS,
+    buckets=API_BUCKETS,
 )
 
 STREAM_LENGTH = Gauge("gurulu_stream_length", "Entries in a stream.", ["stream"])
@@ -103,3 +115,43 @@ DESTINATIONS_PAUSED = Counter(
     "Destinations paused by the service after permanent or repeated failures.",
     ["platform", "why"],
 )
+
+DELIVERY_OUTCOMES = ("ok", "partial", "transient_error", "permanent_error")
+ROW_CHANGES = ("add", "remove")
+ROW_OUTCOMES = ("accepted", "rejected", "skipped")
+SYNC_STATUSES = ("succeeded", "partial", "failed")
+PAUSE_CAUSES = ("permanent", "repeated")
+
+
+def _prime_known_series() -> None:
+    for reason in get_args(RefreshReason):
+        REQUESTS.labels(reason)
+        REFRESH_LAG.labels(reason)
+        for outcome in get_args(RefreshOutcome):
+            REFRESHES.labels(outcome, reason)
+    for change in ("joined", "left"):
+        MEMBERS_CHANGED.labels(change)
+    for outcome in ("folded", "failed"):
+        SNAPSHOTS.labels(outcome)
+    DEAD_LETTERS.labels(REFRESH_STREAM)
+    for plan in get_args(Plan):
+        QUOTA_REJECTIONS.labels("audiences", plan)
+    for platform in get_args(DestinationType):
+        _prime_destination_series(platform)
+
+
+def _prime_destination_series(platform: str) -> None:
+    DESTINATION_SYNC_DURATION.labels(platform)
+    DESTINATION_SYNC_LAG.labels(platform)
+    for outcome in DELIVERY_OUTCOMES:
+        DESTINATION_DELIVERIES.labels(platform, outcome)
+    for change in ROW_CHANGES:
+        for outcome in ROW_OUTCOMES:
+            DESTINATION_ROWS.labels(platform, change, outcome)
+    for status in SYNC_STATUSES:
+        DESTINATION_SYNCS.labels(platform, status)
+    for cause in PAUSE_CAUSES:
+        DESTINATIONS_PAUSED.labels(platform, cause)
+
+
+_prime_known_series()
