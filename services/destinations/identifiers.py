@@ -9,9 +9,10 @@ normalised the way each platform matches them, then SHA-256 hex.
 
 A phone without an international prefix is read in the person's `country` (an ISO 3166
 two-letter code) or else the destination's `default_country`; with neither, its digits
-are taken to start with the country code. Values already hashed (`email_sha256`,
-`phone_sha256`: 64 hex digits) pass through, lower-cased, when no usable clear value is
-there. Nothing here logs: the values are personal data.
+are taken to start with the country code. Values already hashed (64 hex digits, in any
+case) pass through lower-cased, whether they come in `email` / `phone` themselves or in
+`email_sha256` / `phone_sha256` (those when no usable clear value is there). Nothing here
+logs: the values are personal data.
 """
 
 from __future__ import annotations
@@ -86,7 +87,16 @@ def _region(properties: Mapping[str, str], default: str | None) -> str | None:
 
 
 def _hashed(properties: Mapping[str, str], key: str) -> str:
-    value = properties.get(key, "").strip()
+    return _as_hash(properties.get(key, ""))
+
+
+def _hash_of(normalised: str | None) -> str:
+    return sha256_hex(normalised) if normalised else ""
+
+
+def _as_hash(raw: str) -> str:
+    """The value lower-cased if it is already a SHA-256 hex digest, else ""."""
+    value = raw.strip()
     return value.lower() if _HEX64.match(value) else ""
 
 
@@ -96,11 +106,10 @@ def identify(
     """The person's identity for a platform, or the reason they have none."""
     email = phone = ""
     if raw := properties.get("email", ""):
-        normalised = normalise_email(raw, rules)
-        email = sha256_hex(normalised) if normalised else ""
+        email = _as_hash(raw) or _hash_of(normalise_email(raw, rules))
     if raw := properties.get("phone", ""):
-        normalised = normalise_phone(raw, rules, _region(properties, default_country))
-        phone = sha256_hex(normalised) if normalised else ""
+        region = _region(properties, default_country)
+        phone = _as_hash(raw) or _hash_of(normalise_phone(raw, rules, region))
     email = email or _hashed(properties, "email_sha256")
     phone = phone or _hashed(properties, "phone_sha256")
     if email or phone:

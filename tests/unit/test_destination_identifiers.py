@@ -146,3 +146,14 @@ def test_configs_refuse_what_cannot_work():
         ).customer_id
         == "1234567890"
     )
+
+
+@pytest.mark.parametrize("rules", ["meta", "google", "webhook"])
+def test_hashes_in_the_email_and_phone_properties_pass_through_lowercased(rules):
+    assert identify({"email": f" {JOHN.upper()} "}, rules) == Identity(JOHN, "")
+    assert identify({"phone": PHONE_650.upper()}, rules) == Identity("", PHONE_650)
+    mixed = JOHN[:32].upper() + JOHN[32:]
+    assert identify({"email": mixed, "phone": PHONE_800}, rules) == Identity(JOHN, PHONE_800)
+    # 63 or 65 hex digits are no hash, and no email either.
+    assert identify({"email": JOHN[:-1]}, rules) == "unusable email"
+    assert identify({"email": JOHN + "a"}, rules) == "unusable email"
