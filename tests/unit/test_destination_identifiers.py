@@ -10,6 +10,7 @@ import pytest
 
 from gurulu.common.destination_config import GoogleConfig, MetaConfig, WebhookConfig
 from gurulu.destinations.identifiers import (
+    NO_COUNTRY_CODE,
     NO_IDENTIFIER,
     Identity,
     identify,
@@ -157,3 +158,23 @@ def test_hashes_in_the_email_and_phone_properties_pass_through_lowercased(rules)
     # 63 or 65 hex digits are no hash, and no email either.
     assert identify({"email": JOHN[:-1]}, rules) == "unusable email"
     assert identify({"email": JOHN + "a"}, rules) == "unusable email"
+
+
+def test_a_phone_without_country_code_or_region_is_read_only_when_its_digits_are_valid():
+    # No `+`, no `00`, no person country, no default: "(650) 555-1212" is not +65 (Singapore).
+    assert normalise_phone("(650) 555-1212", "meta") is None
+    assert identify({"phone": "(650) 555-1212"}, "meta") == NO_COUNTRY_CODE
+    assert identify({"phone": "(800)555-0100"}, "google") == NO_COUNTRY_CODE
+    # Digits that are a valid number with their country code are taken as written.
+    assert normalise_phone("1 650 555 1212", "meta") == "16505551212"
+    assert identify({"phone": "16505551212"}, "meta") == Identity("", PHONE_650)
+    assert normalise_phone("447123456789", "google") == "+447123456789"
+    # A usable email still carries the person; the phone's problem is named otherwise.
+    assert identify({"email": "john.doe@example.com", "phone": "(650) 555-1212"}, "meta") == (
+        Identity(JOHN, "")
+    )
+    assert identify({"email": "nope", "phone": "(650) 555-1212"}, "meta") == (
+        f"unusable email; {NO_COUNTRY_CODE}"
+    )
+    # A region makes it readable.
+    assert identify({"phone": "(650) 555-1212"}, "meta", "US") == Identity("", PHONE_650)
