@@ -18,7 +18,7 @@ from gurulu.common.clickhouse import ClickHouse
 from gurulu.common.clock import utcnow
 from gurulu.common.errors import Conflict, InvalidRequest, NotFound
 from gurulu.common.ids import new_id
-from gurulu.common.rules.compiler import CompileError
+from gurulu.common.rules.compiler import CompileError, compile_definition
 from gurulu.common.rules.errors import RuleError
 from gurulu.common.rules.model import MAX_NAME_LENGTH, CohortRule, Definition
 from gurulu.common.rules.parser import parse_definition
@@ -77,6 +77,7 @@ def redefine(
         definition = _definition(db, workspace_id, raw, match or cohort.definition.match)
         now = clock()
         count = _count(db, workspace_id, definition, now, cohort.cohort_id)
+        _check_dependents(db, workspace_id, cohort.cohort_id, definition, now)
         cohort = replace(cohort, definition=definition, count=count, computed_at=now)
     cohort = replace(cohort, updated_at=clock())
     cohorts.save(db, cohort)
@@ -133,6 +134,53 @@ def _resolve_references(db: ClickHouse, workspace_id: str, definition: Definitio
             rule = rule.model_copy(update={"cohort": target.name, "cohort_id": target.cohort_id})
         resolved.append(rule)
     return definition.model_copy(update={"rules": resolved})
+
+
+def _check_dependents(
+    db: ClickHouse, workspace_id: str, cohort_id: str, definition: Definition, at: datetime
+) -> None:
+    """Refuse a new definition that would break a cohort built on this one (nesting it too
+    deep), which would otherwise fail every refresh of the audiences on it."""
+    others = {c.cohort_id: c for c in cohorts.list_all(db, workspace_id)}
+    others.pop(cohort_id, None)
+
+    def resolve(wanted: str) -> Definition:
+        if wanted == cohort_id:
+            return definition
+        if wanted not in others:
+            raise CompileError(f"cohort {wanted!r} does not exist")
+        return others[wanted].definition
+
+    for other in others.values():
+        if not _reaches(other.definition, cohort_id, others):
+            continue
+        try:
+            compile_definition(
+                other.definition,
+                workspace_id=workspace_id,
+                at=at,
+                resolve=resolve,
+                root_id=other.cohort_id,
+            )
+        except CompileError as error:
+            raise InvalidRequest(
+                f"cohort {other.name!r} is built on this one and would break: {error}",
+                field="rules",
+            ) from error
+
+
+def _reaches(definition: Definition, cohort_id: str, others: dict[str, Cohort]) -> bool:
+    seen: set[str] = set()
+    todo = [ref.cohort_id or ref.cohort for ref in definition.cohort_refs()]
+    while todo:
+        current = todo.pop()
+        if current == cohort_id:
+            return True
+        if current in seen or current not in others:
+            continue
+        seen.add(current)
+        todo.extend(ref.cohort_id or ref.cohort for ref in others[current].definition.cohort_refs())
+    return False
 
 
 def _count(

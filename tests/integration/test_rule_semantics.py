@@ -6,8 +6,22 @@ from datetime import timedelta
 
 import pytest
 
+from gurulu.api import cohorts as cohort_cases
 from gurulu.common.clickhouse import ClickHouse
-from tests.support import NOW, ago, cohort, events, matching, persons, workspace
+from gurulu.common.errors import InvalidRequest
+from gurulu.common.rules.compiler import MAX_DEPTH
+from gurulu.evaluator.refresh import refresh
+from tests.support import (
+    NOW,
+    ago,
+    audience,
+    cohort,
+    events,
+    matching,
+    persons,
+    request,
+    workspace,
+)
 
 
 @pytest.fixture
@@ -193,3 +207,59 @@ def test_rules_in_json_mean_the_same_as_text(db, shop):
     assert matching(db, shop, as_json) == matching(
         db, shop, "event:purchase where amount > 100 in last 30d"
     )
+
+
+def test_the_longest_window_is_a_century_and_a_longer_one_is_refused(db, shop):
+    assert matching(db, shop, "event:purchase in last 36500d") == {"cem"}
+    assert matching(db, shop, "event:purchase in last 5214w") == {"cem"}
+    for too_long in (
+        "event:purchase in last 99999w",
+        {"type": "event", "event": "x", "within": "999999h"},
+    ):
+        with pytest.raises(InvalidRequest, match=r"at most 36500d|longest window, 36500d"):
+            matching(db, shop, too_long)
+
+
+def test_match_any_of_rules_nobody_can_meet_matches_nobody(db, shop):
+    assert matching(db, shop, "event:purchase count < 0", match="any") == set()
+    assert (
+        matching(db, shop, "event:purchase count < 0", "event:login count < 0", match="any")
+        == set()
+    )
+
+
+def test_a_chain_of_cohorts_as_deep_as_allowed_saves_and_refreshes(db, shop):
+    cohort(db, shop, "level-0", "event:add_to_cart in last 9d")
+    for level in range(1, MAX_DEPTH + 1):
+        deepest = cohort(db, shop, f"level-{level}", f"cohort:level-{level - 1}")
+    with pytest.raises(InvalidRequest, match=f"nested more than {MAX_DEPTH} deep"):
+        cohort(db, shop, "too-deep", f"cohort:level-{MAX_DEPTH}")
+
+    run = request(db, aud := audience(db, shop, deepest))
+    done = refresh(db, shop, aud.audience_id, run.run_id, clock=lambda: NOW)
+
+    assert (done.status, done.member_count) == ("succeeded", 2)
+    assert cohort_cases.redefine(
+        db, shop, deepest.cohort_id, rules=[f"cohort:level-{MAX_DEPTH - 1}"]
+    )
+
+
+def test_an_edit_that_would_nest_a_cohort_built_on_it_too_deep_is_refused(db, shop):
+    base = cohort(db, shop, "level-0", "event:add_to_cart in last 9d")
+    for level in range(1, MAX_DEPTH + 1):
+        cohort(db, shop, f"level-{level}", f"cohort:level-{level - 1}")
+    extra = cohort(db, shop, "extra", "event:login in last 7d")
+
+    with pytest.raises(InvalidRequest, match=f"'level-{MAX_DEPTH}' is built on this one"):
+        cohort_cases.redefine(db, shop, base.cohort_id, rules=["cohort:extra"])
+
+    assert cohort_cases.get(db, shop, base.cohort_id).definition.rules[0].type == "event"
+    assert cohort_cases.redefine(db, shop, extra.cohort_id, rules=["event:login in last 8d"])
+
+
+def test_a_cycle_is_refused_and_named_by_the_cohorts_names(db, shop):
+    first = cohort(db, shop, "first", "event:add_to_cart in last 9d")
+    cohort(db, shop, "second", "cohort:first")
+
+    with pytest.raises(InvalidRequest, match="first → second → first"):
+        cohort_cases.redefine(db, shop, first.cohort_id, rules=["cohort:second"])

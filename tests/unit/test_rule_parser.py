@@ -22,6 +22,7 @@ from gurulu.common.rules.model import (
     MAX_NAME_LENGTH,
     MAX_RULES,
     MAX_VALUE_LENGTH,
+    MAX_WINDOW_SECONDS,
     CohortRule,
     CountCondition,
     Definition,
@@ -390,6 +391,8 @@ ERRORS = [
     ("event:x in last 7", 17, "a duration like 7d", "7"),
     ("event:x in last 7D", 17, "a duration like 7d", "7D"),
     ("event:x in last 1000000d", 17, "a duration like 7d", "1000000d"),
+    ("event:x in last 99999w", 17, "a window of at most 36500d", "99999w"),
+    ("event:x in last 36501d", 17, "a window of at most 36500d", "36501d"),
     ("event:x in last", 16, "a duration like 7d", None),
     ("event:x in 7d", 12, '"last" after "in"', "7d"),
     ("event:x in last 7d count >= 2", 20, "end of rule (in last ... must come last)", "count"),
@@ -663,7 +666,12 @@ def conditions(draw: st.DrawFn) -> dict[str, Any]:
     return {"op": draw(value_ops), "value": draw(values)}
 
 
-windows = st.builds(lambda n, unit: f"{n}{unit}", st.integers(1, 999_999), st.sampled_from("mhdw"))
+_UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
+windows = st.sampled_from("mhdw").flatmap(
+    lambda unit: st.integers(1, min(999_999, MAX_WINDOW_SECONDS // _UNIT_SECONDS[unit])).map(
+        lambda n: f"{n}{unit}"
+    )
+)
 counts = st.builds(
     CountCondition,
     op=st.sampled_from([">=", ">", "=", "<=", "<"]),

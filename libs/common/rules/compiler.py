@@ -75,10 +75,15 @@ class _Member:
 
 
 class Compiler:
-    def __init__(self, workspace_id: str, at: datetime, resolve: Resolver) -> None:
+    def __init__(
+        self, workspace_id: str, at: datetime, resolve: Resolver, root: str | None = None
+    ) -> None:
         self.params = _Params()
         self.at = at
         self.resolve = resolve
+        # Cohorts on the way down, by id, and the names their rules gave them (for errors).
+        self.root = root
+        self._names: dict[str, str] = {}
         self._ws = self.params.bind(workspace_id, "String")
         self._at = self.params.bind(at, TS_TYPE)
 
@@ -108,7 +113,7 @@ class Compiler:
             return self._from_everyone(members, " OR ")
         sets = [f"SELECT person_id FROM ({m.sql})" for m in members if m.sql is not None]
         if not sets:
-            return self._everyone() + " WHERE 0"
+            return f"SELECT person_id FROM ({self._everyone()}) WHERE 0"
         return f"{select} person_id FROM ({' UNION ALL '.join(sets)})"
 
     def _from_everyone(self, members: list[_Member], joiner: str) -> str:
@@ -208,10 +213,13 @@ class Compiler:
 
     def _cohort(self, rule: CohortRule, stack: tuple[str, ...]) -> _Member:
         cohort_id = rule.cohort_id or rule.cohort
+        self._names.setdefault(cohort_id, rule.cohort)
         if cohort_id in stack:
-            chain = " → ".join((*stack, cohort_id))
+            chain = " → ".join(self._names.get(c, c) for c in (*stack, cohort_id))
             raise CompileError(f"cohort {rule.cohort!r} refers to itself ({chain})")
-        if len(stack) >= MAX_DEPTH:
+        # The depth counts the cohorts nested below the one being defined, whether or not
+        # that one is saved yet (a saved cohort's own id starts the stack).
+        if len(stack) - (self.root is not None) >= MAX_DEPTH:
             raise CompileError(f"cohorts are nested more than {MAX_DEPTH} deep")
         nested = self.resolve(cohort_id)
         return _Member(self.definition(nested, (*stack, cohort_id), distinct=False), True)
@@ -227,7 +235,7 @@ def compile_definition(
     distinct: bool = True,
 ) -> Query:
     """The query of the people matching `defn` at time `at` (UTC), in `workspace_id`."""
-    compiler = Compiler(workspace_id, at, resolve)
+    compiler = Compiler(workspace_id, at, resolve, root_id or None)
     stack = (root_id,) if root_id else ()
     sql = compiler.definition(defn, stack, distinct)
     return Query(sql, compiler.params.values)

@@ -28,6 +28,10 @@ MAX_INT = 2**53  # exactly representable as the Float64 numeric comparisons use
 
 _DURATION = re.compile(r"^([1-9][0-9]{0,5})([mhdw])$")
 _UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
+# A century reaches back to the 1920s, well inside the range of event timestamps; a longer
+# window means "ever", which a rule says by having no window.
+MAX_WINDOW = "36500d"
+MAX_WINDOW_SECONDS = 36500 * 86400
 
 
 class _Strict(BaseModel):
@@ -39,7 +43,17 @@ def duration_seconds(window: str) -> int:
     match = _DURATION.match(window)
     if match is None:
         raise ValueError(f"{window!r} is not a duration like 7d (units m, h, d, w)")
-    return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    seconds = int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    if seconds > MAX_WINDOW_SECONDS:
+        raise WindowTooLong(
+            f"{window!r} is longer than the longest window, {MAX_WINDOW} (100 years);"
+            " leave the window out for ever"
+        )
+    return seconds
+
+
+class WindowTooLong(ValueError):
+    """A well-formed duration beyond the longest window."""
 
 
 def _check_name(value: str, what: str) -> str:

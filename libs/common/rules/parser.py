@@ -33,6 +33,7 @@ from .lexer import OPERATOR_CHARS, QUOTES, Scanner, Token
 from .model import (
     MAX_FILTERS,
     MAX_RULES,
+    MAX_WINDOW,
     CohortRule,
     CountCondition,
     Definition,
@@ -41,6 +42,7 @@ from .model import (
     PropertyFilter,
     Rule,
     Scalar,
+    WindowTooLong,
     duration_seconds,
 )
 
@@ -53,6 +55,7 @@ MAX_COUNT = 1_000_000_000
 _PREFIX_EXPECTED = "one of event:, person:, cohort:"
 _OP_EXPECTED = "an operator (= != > >= < <= contains, is set, is not set)"
 _DURATION_EXPECTED = "a duration like 7d (units m, h, d, w)"
+_WINDOW_EXPECTED = f"a window of at most {MAX_WINDOW} (100 years; no window means ever)"
 _CLAUSE_FIELDS = {"count": "count", "where": "where", "in": "within"}
 _RULE_ADAPTER: TypeAdapter[Rule] = TypeAdapter(Rule)
 _M = TypeVar("_M", bound=BaseModel)
@@ -201,6 +204,8 @@ class _TextParser:
         window = scan.token(_DURATION_EXPECTED)
         try:
             duration_seconds(window.text)
+        except WindowTooLong:
+            raise scan.error(_WINDOW_EXPECTED, at=start) from None
         except ValueError:
             raise scan.error(_DURATION_EXPECTED, at=start) from None
         if window.quoted:
