@@ -3,6 +3,7 @@ refuse unknown fields, so a typo is an error rather than a silently ignored sett
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
@@ -22,13 +23,39 @@ class Request(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+MAX_NESTING = 32
+_INT_RANGE = (-(2**63), 2**64 - 1)  # what a JSON number can be stored as
+
+
 def _properties(value: dict[str, Any]) -> dict[str, Any]:
     if len(value) > MAX_PROPERTIES:
         raise ValueError(f"at most {MAX_PROPERTIES} properties")
-    for key in value:
+    for key, item in value.items():
         if not key or len(key) > 200:
             raise ValueError("property names are 1 to 200 characters")
+        if problem := _storable(item):
+            raise ValueError(f"property {key[:50]!r}: {problem}")
     return value
+
+
+def _storable(value: Any) -> str | None:
+    """Why a property value cannot be stored as it was sent, if it cannot."""
+    todo = [(value, 1)]
+    while todo:
+        item, depth = todo.pop()
+        if depth > MAX_NESTING:
+            return f"objects and lists nest at most {MAX_NESTING} deep"
+        if isinstance(item, bool) or item is None or isinstance(item, str):
+            continue
+        if isinstance(item, int) and not _INT_RANGE[0] <= item <= _INT_RANGE[1]:
+            return "a whole number must fit in 64 bits (send a larger one as text)"
+        if isinstance(item, float) and not math.isfinite(item):
+            return "a number must be finite (NaN and Infinity are not numbers)"
+        if isinstance(item, dict):
+            todo.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            todo.extend((v, depth + 1) for v in item)
+    return None
 
 
 class EventIn(Request):

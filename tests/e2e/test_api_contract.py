@@ -134,6 +134,13 @@ def test_no_key_or_a_wrong_key_answers_401_and_workspace_keys_are_not_admin(syst
             assert api.request(method, path, json=body).status_code == 401
 
 
+def _nested(depth: int) -> list:
+    value: list = []
+    for _ in range(depth - 1):
+        value = [value]
+    return value
+
+
 BAD_BODIES = [
     ("POST", "/v1/events", b'{"events": [', "body"),
     ("POST", "/v1/events", {"events": "nope"}, "events"),
@@ -160,6 +167,43 @@ BAD_BODIES = [
     ),
     ("POST", "/v1/events", {"events": [{"event": "", "person_id": "p"}]}, "event"),
     ("POST", "/v1/persons", {"persons": [{"person_id": "p", "properties": []}]}, "properties"),
+    (
+        "POST",
+        "/v1/events",
+        {"events": [{"event": "x", "person_id": "p", "properties": {"n": 2**64}}]},
+        "properties",
+    ),
+    (
+        "POST",
+        "/v1/persons",
+        {"persons": [{"person_id": "p", "properties": {"n": -(2**63) - 1}}]},
+        "properties",
+    ),
+    (
+        "POST",
+        "/v1/persons",
+        {"persons": [{"person_id": "p", "properties": {"deep": _nested(300)}}]},
+        "properties",
+    ),
+    (
+        "POST",
+        "/v1/events",
+        b'{"events": [{"event": "x", "person_id": "p", "properties": {"v": NaN}}]}',
+        "properties",
+    ),
+    (
+        "POST",
+        "/v1/persons",
+        b'{"persons": [{"person_id": "p", "properties": {"v": -Infinity}}]}',
+        "properties",
+    ),
+    ("POST", "/v1/cohorts/preview", {"rules": ["event:x in last 99999w"]}, "rules"),
+    (
+        "POST",
+        "/v1/cohorts",
+        {"name": "c", "rules": [{"type": "event", "event": "x", "within": "999999d"}]},
+        "rules",
+    ),
     ("POST", "/v1/cohorts", {"name": "c", "rules": ["event:x in last 7x"]}, "rules"),
     ("POST", "/v1/cohorts", {"name": "c", "rules": ["evnt:x"]}, "rules"),
     ("POST", "/v1/cohorts", {"name": "c", "rules": [{"type": "event"}]}, "rules"),
@@ -258,3 +302,13 @@ def test_a_cohort_is_addressed_by_its_name_whatever_characters_it_has(api):
     path = "/v1/cohorts/" + quote(name, safe="")
     assert api.get(path).json()["id"] == created.json()["id"]
     assert api.delete(path).status_code == 204
+
+
+def test_property_values_at_the_storable_limits_are_accepted(api):
+    properties = {"big": 2**64 - 1, "small": -(2**63), "deep": _nested(32), "ratio": 1e308}
+    events = [{"event": "edge", "person_id": "p", "properties": properties}]
+    assert api.post("/v1/events", json={"events": events}).json() == {"accepted": 1}
+    persons = [{"person_id": "p", "properties": properties}]
+    assert api.post("/v1/persons", json={"persons": persons}).json() == {"accepted": 1}
+    preview = {"rules": ["event:edge where big > 9007199254740992"]}
+    assert api.post("/v1/cohorts/preview", json=preview).json()["count"] == 1
