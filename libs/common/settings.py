@@ -11,7 +11,7 @@ from urllib.parse import urlparse
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-_DATABASE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 _PLACEHOLDERS = {
     "changeme",
     "change-me",
@@ -52,9 +52,20 @@ class Settings(BaseSettings):
     @field_validator("clickhouse_database")
     @classmethod
     def _database(cls, value: str) -> str:
-        if not _DATABASE_NAME.match(value):
+        if not _IDENTIFIER.match(value):
             raise ValueError("must be letters, digits and underscores, starting with a letter")
         return value
+
+    @field_validator("clickhouse_cluster")
+    @classmethod
+    def _cluster(cls, value: str | None) -> str | None:
+        # Blank is no cluster: manifests write `GURULU_CLICKHOUSE_CLUSTER: ""` for unset,
+        # and everything downstream tells a cluster from none by `is None`.
+        if value is None or not value.strip():
+            return None
+        if not _IDENTIFIER.match(value.strip()):
+            raise ValueError("must be letters, digits and underscores, starting with a letter")
+        return value.strip()
 
     @field_validator("admin_token")
     @classmethod

@@ -1,14 +1,24 @@
 """The schema's DDL on a cluster: replicated local tables and distributed tables over them,
-created ON CLUSTER, sharded so that every version of a row lands on one shard."""
+created ON CLUSTER, sharded so that every version of a row lands on one shard; and a blank
+cluster name, which is no cluster at all (migrated on chDB)."""
 
 from __future__ import annotations
 
+import os
 import re
 
 import pytest
 
-from gurulu.common.clickhouse import CLUSTER_SETTINGS
-from gurulu.common.schema import CORE_TABLES, MIGRATIONS, MIGRATIONS_TABLE, Table, replicated
+from gurulu.common.clickhouse import CLUSTER_SETTINGS, connect
+from gurulu.common.schema import (
+    CORE_TABLES,
+    MIGRATIONS,
+    MIGRATIONS_TABLE,
+    Table,
+    migrate,
+    replicated,
+)
+from gurulu.common.settings import Settings
 
 TABLES = [*CORE_TABLES, MIGRATIONS_TABLE]
 
@@ -77,3 +87,34 @@ def test_replicated_engine_keeps_the_version_and_tombstone_columns():
 
 def test_queries_on_a_cluster_ship_subqueries_globally_and_insert_synchronously():
     assert CLUSTER_SETTINGS == {"distributed_product_mode": "global", "insert_distributed_sync": 1}
+
+
+@pytest.mark.parametrize("blank", ["", "  "])
+def test_a_blank_cluster_name_is_no_cluster_and_migrates_like_an_unset_one(
+    blank, clickhouse_dsn, monkeypatch
+):
+    monkeypatch.delenv("GURULU_CLICKHOUSE_CLUSTER", raising=False)
+    unset = Settings(_env_file=None)
+    monkeypatch.setenv("GURULU_CLICKHOUSE_CLUSTER", blank)  # as deploy/k8s/config.yaml has it
+    empty = Settings(_env_file=None)
+    assert unset.clickhouse_cluster is None and empty.clickhouse_cluster is None
+    tables = {}
+    for name, settings in (("unset", unset), ("empty", empty)):
+        database = f"cluster_{name}_{os.getpid()}"
+        db = connect(clickhouse_dsn, database, settings.clickhouse_cluster)
+        try:
+            assert migrate(db) == [version for version, _, _ in MIGRATIONS]
+            tables[name] = {row[0] for row in db.rows(f"SHOW TABLES FROM `{database}`")}
+        finally:
+            db.command(f"DROP DATABASE IF EXISTS `{database}` SYNC")
+            db.close()
+    assert tables["empty"] == tables["unset"] >= {table.name for table in TABLES}
+    assert not any(name.endswith("_local") for name in tables["empty"])
+
+
+def test_a_cluster_name_that_is_not_an_identifier_is_refused():
+    assert Settings(_env_file=None, clickhouse_cluster=" analytics ").clickhouse_cluster == (
+        "analytics"
+    )
+    with pytest.raises(ValueError):
+        Settings(_env_file=None, clickhouse_cluster="analytics`; DROP")
