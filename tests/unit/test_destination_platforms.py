@@ -12,7 +12,7 @@ from gurulu.destinations.platforms.meta import _failure
 from gurulu.destinations.platforms.webhook import _classify
 
 
-def meta_error(status: int, code: int | None, subcode: int | None = None) -> httpx.Response:
+def meta_error(status: int, code: object, subcode: object = None) -> httpx.Response:
     error = {"message": "m", "code": code, "error_subcode": subcode}
     return httpx.Response(status, json={"error": error}, headers={"retry-after": "7"})
 
@@ -29,6 +29,14 @@ def meta_error(status: int, code: int | None, subcode: int | None = None) -> htt
         (403, 200, None, Permanent, True),
         (400, 100, None, Permanent, False),
         (400, 105, None, Permanent, False),
+        # Meta's audience codes arrive as codes or as subcodes of a generic one.
+        (400, 1487301, None, Permanent, True),
+        (400, 100, 1487301, Permanent, True),
+        (400, 100, 1487366, Permanent, True),
+        (400, 2650, 1487366, Permanent, True),
+        (500, 1, 1487301, Permanent, True),
+        (400, "100", "1487366", Permanent, True),
+        (400, 100, 33, Permanent, False),
     ],
 )
 def test_meta_errors_follow_metas_retry_list(status, code, subcode, kind, pause):

@@ -7,7 +7,8 @@ of one sync together: a `session_id` derived from the sync, `batch_seq` from 1,
 `last_batch_flag` on the last one, and the change's total as `estimated_num_total`. The
 token goes in the `Authorization` header, never in a URL. Meta's answer counts invalid
 entries and samples some of them; sampled rows are rejected by person, the rest counted.
-Error codes follow Meta's own list of what to retry and what not.
+Error codes follow Meta's own list of what to retry and what not, looked up in both
+`code` and `error_subcode`.
 """
 
 from __future__ import annotations
@@ -100,15 +101,29 @@ def _answer(batch: Batch, body: dict[str, Any]) -> Answer:
     return Answer(rejected, max(invalid - len(rejected), 0))
 
 
+def _code(value: Any) -> int | None:
+    try:
+        return int(value) if value is not None and not isinstance(value, bool) else None
+    except (TypeError, ValueError):
+        return None
+
+
 def _failure(response: httpx.Response) -> Exception:
-    error = _json(response).get("error") or {}
-    code, subcode = error.get("code"), error.get("error_subcode")
+    found = _json(response).get("error")
+    error = found if isinstance(found, dict) else {}
+    code, subcode = _code(error.get("code")), _code(error.get("error_subcode"))
     message = str(error.get("message") or f"HTTP {response.status_code}")[:500]
     said = f"Meta answered {response.status_code}, code {code}: {message}"
-    if code in RETRY_CODES or subcode in RETRY_SUBCODES:
+    if subcode is not None:
+        said = f"Meta answered {response.status_code}, code {code}/{subcode}: {message}"
+    # The subcode is the more specific of the two: a throttling subcode is retried, and a
+    # code that pauses (Meta sends 1487301 / 1487366 either way) pauses in either field.
+    if subcode in RETRY_SUBCODES:
         return Transient(said, retry_after(response))
-    if code in PAUSE_CODES:
+    if code in PAUSE_CODES or subcode in PAUSE_CODES:
         return Permanent(said, pause=True)
+    if code in RETRY_CODES:
+        return Transient(said, retry_after(response))
     if code is None and (response.status_code == 429 or response.status_code >= 500):
         return Transient(said, retry_after(response))
     return Permanent(said)
