@@ -18,6 +18,7 @@ from gurulu.common.store import audiences, cohorts, workspaces
 from gurulu.common.store.audiences import Audience
 from gurulu.common.store.runs import Run
 
+from . import cohorts as cohort_cases
 from .context import ApiContext
 
 # Every write of a workspace's audiences holds this lock: the quota check and the write
@@ -28,19 +29,28 @@ AUDIENCES_LOCK = "audiences"
 async def create(
     ctx: ApiContext, workspace_id: str, name: str, source: str, sync: str = "hourly"
 ) -> tuple[Audience, Run]:
-    cohort = await ctx.run(cohorts.find, ctx.db, workspace_id, source)
-    if cohort is None:
-        raise NotFound(f"no cohort {source!r} in this workspace", field="source_cohort_id")
-    now = utcnow()
-    audience = Audience(
-        workspace_id, new_id("aud"), _name(name), cohort.cohort_id, sync, "active", now, now
-    )
+    name = _name(name)
     async with ctx.exclusive(AUDIENCES_LOCK, workspace_id):
+        cohort = await ctx.run(cohorts.find, ctx.db, workspace_id, source)
+        if cohort is None:
+            raise NotFound(f"no cohort {source!r} in this workspace", field="source_cohort_id")
         await _check_quota(ctx, workspace_id)
+        now = utcnow()
+        audience = Audience(
+            workspace_id, new_id("aud"), name, cohort.cohort_id, sync, "active", now, now
+        )
         await ctx.run(audiences.save, ctx.db, audience)
     run = requests.queued(workspace_id, audience.audience_id, "created", now)
     await requests.request(ctx.db, ctx.broker, ctx.redis, [run])
     return audience, run
+
+
+async def delete_cohort(ctx: ApiContext, workspace_id: str, cohort_id: str) -> None:
+    """Delete a cohort that no audience is built on. It holds the audiences lock, as a
+    create does, so an audience promoted from the cohort at the same moment either comes
+    first (and the delete is refused) or finds the cohort gone — never both."""
+    async with ctx.exclusive(AUDIENCES_LOCK, workspace_id):
+        await ctx.run(cohort_cases.remove, ctx.db, workspace_id, cohort_id)
 
 
 async def update(

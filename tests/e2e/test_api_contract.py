@@ -312,3 +312,26 @@ def test_property_values_at_the_storable_limits_are_accepted(api):
     assert api.post("/v1/persons", json={"persons": persons}).json() == {"accepted": 1}
     preview = {"rules": ["event:edge where big > 9007199254740992"]}
     assert api.post("/v1/cohorts/preview", json=preview).json()["count"] == 1
+
+
+def test_deleting_a_cohort_while_an_audience_is_promoted_from_it_never_does_both(system):
+    _, key = system.workspace(plan="custom")
+    with system.client(key) as api, ThreadPoolExecutor(2) as pool:
+        for round_ in range(12):
+            name = f"race-{round_}"
+            assert api.post("/v1/cohorts", json={"name": name, "rules": ["event:x"]}).is_success
+
+            def delete(name: str = name) -> int:
+                with system.client(key) as own:
+                    return own.delete(f"/v1/cohorts/{name}").status_code
+
+            def promote(name: str = name) -> int:
+                with system.client(key) as own:
+                    body = {"name": name, "source_cohort_id": name}
+                    return own.post("/v1/audiences", json=body).status_code
+
+            deleted, promoted = pool.submit(delete), pool.submit(promote)
+            outcome = (deleted.result(), promoted.result())
+            assert outcome in {(204, 404), (409, 201)}, outcome
+        for audience in api.get("/v1/audiences").json()["data"]:
+            assert api.get(f"/v1/cohorts/{audience['source_cohort_id']}").is_success

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Response
 
 from gurulu.common.store import cohorts as store
 
-from .. import cohorts, views
+from .. import audiences, cohorts, views
 from ..deps import ContextDep, WorkspaceDep
 from ..schemas import CohortCreate, CohortPreview, CohortPublic, CohortUpdate, Page, PreviewPublic
 
@@ -62,5 +62,5 @@ async def update_cohort(
 async def delete_cohort(cohort: str, ws: WorkspaceDep, ctx: ContextDep) -> Response:
     async with ctx.exclusive(NAMES_LOCK, ws.workspace_id):
         found = await ctx.run(cohorts.get, ctx.db, ws.workspace_id, cohort)
-        await ctx.run(cohorts.remove, ctx.db, ws.workspace_id, found.cohort_id)
+        await audiences.delete_cohort(ctx, ws.workspace_id, found.cohort_id)
     return Response(status_code=204)

@@ -21,7 +21,7 @@ from gurulu.common.store import cohorts as store
 from gurulu.common.store.cohorts import Cohort
 from gurulu.common.store.workspaces import Workspace
 
-from .. import cohorts
+from .. import audiences, cohorts
 from ..deps import ContextDep
 from ..routes.cohorts import NAMES_LOCK
 from .builder import FormErrors, builder_context, form_errors, rule_problems, rules_of
@@ -109,7 +109,7 @@ async def delete(
     cohort = await ctx.run(cohorts.get, ctx.db, ws.workspace_id, cohort_id)
     try:
         async with ctx.exclusive(NAMES_LOCK, ws.workspace_id):
-            await ctx.run(cohorts.remove, ctx.db, ws.workspace_id, cohort.cohort_id)
+            await audiences.delete_cohort(ctx, ws.workspace_id, cohort.cohort_id)
     except Conflict as error:
         reason = FormErrors(general=_in_use(cohort, error))
         return await _builder(request, ctx, ws, cohort, {}, reason, status=409)
