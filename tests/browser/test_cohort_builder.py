@@ -140,6 +140,27 @@ def test_a_rule_the_api_refuses_is_marked_on_that_rule(
     expect(second).to_be_hidden()
 
 
+def test_an_error_lands_on_its_rule_when_a_rule_before_it_is_left_untouched(
+    page: Page, running: Running, shop: str
+) -> None:
+    # Rule 1 is never touched, so it is not sent: the server's "rule 0" is card 2.
+    sign_in(page, running.url, shop)
+    page.goto(f"{running.url}/app/cohorts/new")
+    event_rule(add_rule(page, "event"), "purchase", None, "0d")
+
+    second = rule(page, 1).locator("[data-rule-error]")
+    expect(second).to_be_visible()
+    expect(second).to_contain_text("duration")
+    expect(rule(page, 1)).to_have_class("rule rule--invalid")
+    expect(rule(page, 1).get_by_label("Amount")).to_have_attribute("aria-invalid", "true")
+    expect(rule(page, 0).locator("[data-rule-error]")).to_be_hidden()
+    expect(rule(page, 0)).to_have_class("rule")
+
+    rule(page, 1).get_by_label("Amount").fill("30")
+    expect(page.locator("[data-preview-count]")).to_have_text("1")
+    expect(second).to_be_hidden()
+
+
 def test_the_rule_text_box_takes_the_clis_text_and_points_at_mistakes(
     page: Page, running: Running, shop: str
 ) -> None:

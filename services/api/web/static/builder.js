@@ -37,20 +37,23 @@
   var deck = window.gurulu.ruleCards(list, data.cohorts, matchValue);
   var cards = deck.cards, field = deck.field;
 
+  /* The rules to send, and `owners`: the card each sent rule came from. A rule added but
+   * not yet touched is not a mistake, so it is left out; the server numbers the rules it
+   * was sent, so its errors are placed through `owners`, never by a card's position. */
   function collect() {
     if (mode === "text") {
       var lines = textarea.value.split("\n").map(function (l) { return l.trim(); }).filter(Boolean);
-      return { rules: lines, match: matchValue(), incomplete: null };
+      return { rules: lines, owners: [], match: matchValue(), incomplete: null };
     }
-    var rules = [], incomplete = null;
-    cards().forEach(function (card, index) {
+    var rules = [], owners = [], incomplete = null;
+    cards().forEach(function (card, position) {
       var read = deck.read(card);
-      // A rule added but not yet touched is not a mistake: it is left out.
       if (read.missing && !card.dataset.touched) return;
       rules.push(read.rule);
-      if (read.missing && !incomplete) incomplete = { index: index, el: read.missing };
+      owners.push(card);
+      if (read.missing && !incomplete) incomplete = { card: card, position: position, el: read.missing };
     });
-    return { rules: rules, match: matchValue(), incomplete: incomplete };
+    return { rules: rules, owners: owners, match: matchValue(), incomplete: incomplete };
   }
 
   /* ---- errors next to their rule ---- */
@@ -64,11 +67,10 @@
     });
   }
 
-  function ruleError(index, text, el) {
-    var card = cards()[index];
-    if (!card) return false;
+  function ruleError(card, text, el) {
+    if (!card || !card.isConnected) return false;
     var p = card.querySelector("[data-rule-error]");
-    p.id = "rule-error-" + index; p.textContent = text; p.hidden = false;
+    p.id = "rule-error-" + cards().indexOf(card); p.textContent = text; p.hidden = false;
     card.classList.add("rule--invalid");
     var target = el || card.querySelector("input:not([hidden]), select");
     target.setAttribute("aria-invalid", "true");
@@ -93,13 +95,20 @@
     }
   }
 
-  function showErrors(rules) {
+  // `rules` is keyed by the index of a rule as it was sent; `owners` maps that to its card.
+  function showErrors(rules, owners) {
     clearErrors();
     Object.keys(rules || {}).forEach(function (key) {
       var index = Number(key);
       if (mode === "text") textError(index, rules[key]);
-      else ruleError(index, rules[key].text);
+      else if (owners[index]) ruleError(owners[index], rules[key].text, deck.control(owners[index], rules[key].field));
     });
+  }
+
+  function showMissing(incomplete) {
+    clearErrors();
+    ruleError(incomplete.card, MISSING[incomplete.el.getAttribute("data-field")] || "Fill this in.", incomplete.el);
+    incomplete.el.focus();
   }
 
   /* ---- preview ---- */
@@ -122,7 +131,7 @@
     view.details.hidden = body.count === 0;
   }
 
-  function ask(rules) {
+  function ask(rules, owners) {
     var mine = ++seq;
     if (controller) controller.abort();
     controller = new AbortController();
@@ -139,7 +148,7 @@
         view.box.classList.remove("is-loading");
         if (answer.ok) { showCount(answer.body); return answer.body; }
         idle(answer.body.error.message);
-        showErrors(answer.body.error.rules);
+        showErrors(answer.body.error.rules, owners);
         return null;
       })
       .catch(function (error) {
@@ -153,8 +162,8 @@
   function refresh() {
     var c = collect();
     if (!c.rules.length) { clearErrors(); idle("Add a rule to see who matches."); return; }
-    if (c.incomplete) { clearErrors(); idle("Finish rule " + (c.incomplete.index + 1) + " to update the count."); return; }
-    ask(c.rules);
+    if (c.incomplete) { clearErrors(); idle("Finish rule " + (c.incomplete.position + 1) + " to update the count."); return; }
+    ask(c.rules, c.owners);
   }
 
   function schedule() {
@@ -184,8 +193,8 @@
     if (next === mode) return;
     var c = collect();
     if (!c.rules.length) { if (next === "builder") load([]); else textarea.value = ""; setMode(next); refresh(); return; }
-    if (c.incomplete) { ruleError(c.incomplete.index, MISSING[c.incomplete.el.getAttribute("data-field")] || "Fill this in.", c.incomplete.el); c.incomplete.el.focus(); return; }
-    ask(c.rules).then(function (body) {
+    if (c.incomplete) { showMissing(c.incomplete); return; }
+    ask(c.rules, c.owners).then(function (body) {
       if (!body) return;
       if (next === "builder") load(body.definition); else textarea.value = body.rules_text.join("\n");
       setMode(next);
@@ -235,9 +244,7 @@
     var c = collect();
     if (c.incomplete) {
       event.preventDefault();
-      clearErrors();
-      ruleError(c.incomplete.index, MISSING[c.incomplete.el.getAttribute("data-field")] || "Fill this in.", c.incomplete.el);
-      c.incomplete.el.focus();
+      showMissing(c.incomplete);
       return;
     }
     jsonInput.value = JSON.stringify(c.rules);
@@ -251,6 +258,7 @@
     load(initial);
     setMode("builder");
   }
-  showErrors(data.errors);
+  // The page was rendered from the rules as they were sent: every card was sent, in order.
+  showErrors(data.errors, cards());
   if (!Object.keys(data.errors || {}).length) refresh();
 })();

@@ -144,9 +144,25 @@
       return { rule: rule, missing: missing[0] || null };
     }
 
+    // The control a server error names by its JSON path ("within", "count.value",
+    // "where.1.op"), if it is on show; else null.
+    var PATHS = { within: "window_value", "count.value": "count_value", "count.op": "count_op", count: "count_op", cohort_id: "cohort", type: "kind", negate: "kind" };
+    function control(card, path) {
+      var parts = String(path || "").split("."), root = card;
+      if (parts[0] === "where") {
+        root = card.querySelectorAll("[data-filter]")[Number(parts[1])];
+        parts = parts.slice(2);
+      } else if (["property", "op", "value"].indexOf(parts[0]) >= 0) {
+        root = card.querySelector('[data-kind="person"]');
+      }
+      var name = PATHS[parts.join(".")] || PATHS[parts[0]] || parts[0];
+      var el = root && name ? field(root, name) : null;
+      return el && !el.closest("[hidden]") ? el : null;
+    }
+
     return {
       add: addRule, addFilter: addFilter, read: readRule, sync: sync,
-      renumber: renumber, cards: cards, field: field,
+      renumber: renumber, cards: cards, field: field, control: control,
     };
   };
 })();
