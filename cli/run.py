@@ -11,10 +11,20 @@ import typer
 
 
 def up(
-    port: Annotated[int, typer.Option(help="HTTP port of the API and the app.")] = 8080,
-    data_dir: Annotated[Path, typer.Option(help="Where chDB and redis keep their data.")] = Path(
-        ".gurulu"
-    ),
+    port: Annotated[
+        int | None,
+        typer.Option(
+            help="HTTP port of the API and the app.",
+            show_default="GURULU_HTTP_PORT, or 8080",
+        ),
+    ] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Where chDB and redis keep their data.",
+            show_default="GURULU_DATA_DIR, or .gurulu",
+        ),
+    ] = None,
     demo: Annotated[
         bool, typer.Option(help="Load demo people, events, cohorts, audiences.")
     ] = False,

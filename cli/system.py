@@ -121,11 +121,14 @@ async def _first_start(runtime: Runtime, demo: bool, url: str, token: str, new: 
     console.print("  Stop with Ctrl-C.\n")
 
 
-def start_all(port: int, data_dir: Path, demo_data: bool, evaluators: int) -> None:
-    """Every service in one process on the embedded default, until SIGINT or SIGTERM."""
+def start_all(port: int | None, data_dir: Path | None, demo_data: bool, evaluators: int) -> None:
+    """Every service in one process on the embedded default, until SIGINT or SIGTERM.
+    A flag given on the command line wins over the environment and `.env`."""
     logs.configure()
-    overrides: dict[str, object] = {"http_port": port}
-    if "GURULU_DATA_DIR" not in os.environ:
+    overrides: dict[str, object] = {}
+    if port is not None:
+        overrides["http_port"] = port
+    if data_dir is not None:
         overrides["data_dir"] = data_dir
     settings = Settings(**overrides)  # type: ignore[arg-type]
     _require_shared_key(settings)

@@ -51,18 +51,27 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_system(data_dir: Path, tick_seconds: int = 3600, extra_env: dict | None = None) -> System:
+def start_system(
+    data_dir: Path,
+    tick_seconds: int = 3600,
+    extra_env: dict | None = None,
+    flags: bool = True,
+) -> System:
+    """`gurulu up` on a free port and `data_dir`, given as flags, or with `flags` false as
+    GURULU_HTTP_PORT and GURULU_DATA_DIR."""
     port = free_port()
     env = {
         **os.environ,
         "GURULU_TICK_INTERVAL_SECONDS": str(tick_seconds),
         "GURULU_DATA_DIR": str(data_dir),
+        "GURULU_HTTP_PORT": str(port),
         **(extra_env or {}),
     }
     env.pop("GURULU_ADMIN_TOKEN", None)
     log = open(data_dir.parent / f"{data_dir.name}.log", "wb")  # noqa: SIM115
+    args = ["--port", str(port), "--data-dir", str(data_dir)] if flags else []
     process = subprocess.Popen(
-        [sys.executable, "-m", "gurulu.cli.main", "up", "--port", str(port)],
+        [sys.executable, "-m", "gurulu.cli.main", "up", *args],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,

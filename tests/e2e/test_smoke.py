@@ -54,3 +54,21 @@ def test_the_api_docs_work_without_internet(system):
         assert httpx.get(f"{system.url}/docs-assets/{asset}").status_code == 200
     assert "redoc.standalone.js" in httpx.get(f"{system.url}/redoc").text
     assert httpx.get(f"{system.url}/openapi.json").json()["info"]["title"] == "Gurulu Audiences"
+
+
+def test_gurulu_up_takes_port_and_data_dir_from_the_environment_and_flags_win(tmp_path):
+    from tests.e2e.conftest import free_port, start_system, stop_system
+
+    from_env = start_system(tmp_path / "from-env", flags=False)
+    try:
+        assert (tmp_path / "from-env" / "admin_token").exists()
+    finally:
+        assert stop_system(from_env) == 0
+
+    decoys = {"GURULU_DATA_DIR": str(tmp_path / "decoy"), "GURULU_HTTP_PORT": str(free_port())}
+    flagged = start_system(tmp_path / "flagged", extra_env=decoys)
+    try:
+        assert (tmp_path / "flagged" / "admin_token").exists()
+        assert not (tmp_path / "decoy").exists()
+    finally:
+        assert stop_system(flagged) == 0
