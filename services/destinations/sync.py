@@ -15,7 +15,9 @@ A sync resumed after a crash skips the batches recorded as landed and carries on
 same batch numbers (and so the same `webhook-id`s and Meta `batch_seq`s). A batch whose
 people were recorded but whose record was not (a crash between the two writes) is
 recognised by its people and not sent again. Rejected and skipped people are not recorded
-as acknowledged, so the next sync offers them again.
+as acknowledged, so the next sync offers them again; when a platform counts rejections it
+does not name (Meta samples only some), none of that batch's people is recorded, its
+accepted count is what was sent less every rejection, and its rejected sample says so.
 """
 
 from __future__ import annotations
@@ -174,13 +176,14 @@ class Syncer:
         answer = Answer()
         if sendable:
             answer = await deliver(platform, _with_rows(batch, sendable), self.policy)
-        acked = [row for row in sendable if row.person_id not in answer.rejected]
+        acked = _acknowledged(sendable, answer)
         await asyncio.to_thread(ledger.mark, *args, acked)
         self.checkpoint(f"marked:{batch.change}:{batch.seq}")
         await self._record(sync, batch, len(sendable), answer, skipped)
         kind = platform.type
-        metrics.DESTINATION_ROWS.labels(kind, batch.change, "accepted").inc(len(acked))
         rejected = len(answer.rejected) + answer.unattributed
+        accepted = max(len(sendable) - rejected, 0)
+        metrics.DESTINATION_ROWS.labels(kind, batch.change, "accepted").inc(accepted)
         metrics.DESTINATION_ROWS.labels(kind, batch.change, "rejected").inc(rejected)
         metrics.DESTINATION_ROWS.labels(kind, batch.change, "skipped").inc(skipped.total())
 
@@ -220,15 +223,20 @@ class Syncer:
             for person, reason in answer.rejected.items()
         ]
         if answer.unattributed:
-            reason = f"{answer.unattributed} more entries rejected without being named"
+            more = " more" if answer.rejected else ""
+            reason = (
+                f"{answer.unattributed}{more} entries rejected without being named: which rows"
+                " landed is unknown, so all of this batch's are offered again at the next sync"
+            )
             sample.append({"person_id": "", "change": batch.change, "reason": reason})
+        rejected = len(answer.rejected) + answer.unattributed
         landed = Landed(
             batch.change,
             batch.seq,
             batch.rows[-1].person_id,
             sent,
-            sent - len(answer.rejected),
-            len(answer.rejected) + answer.unattributed,
+            max(sent - rejected, 0),
+            rejected,
             skipped.total(),
             dict(skipped),
             sample[: syncs.SAMPLE_LIMIT],
@@ -264,6 +272,15 @@ class Syncer:
         await asyncio.to_thread(syncs.save, self.db, done)
         _observe(destination.type, done)
         return done
+
+
+def _acknowledged(sent: list[Row], answer: Answer) -> list[Row]:
+    """The rows to record as held by the platform. When it rejected some it did not name,
+    which rows landed is unknown: none is recorded, and the next sync offers them all again
+    (adds and removes are idempotent at every platform)."""
+    if answer.unattributed:
+        return []
+    return [row for row in sent if row.person_id not in answer.rejected]
 
 
 def _with_rows(batch: Batch, rows: list[Row]) -> Batch:

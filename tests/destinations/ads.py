@@ -43,6 +43,8 @@ class MetaFake(FakePlatform):
         self.closed: set[tuple] = set()
         self.batches: list[dict[str, Any]] = []
         self.invalid: set[str] = set()
+        # How many invalid entries the answer names (Meta samples only some); None: all.
+        self.sample_limit: int | None = None
 
     def check(self, method: str, path: str, headers: dict, body: bytes) -> Any:
         match = re.fullmatch(r"/(v\d+\.\d+)/(\d+)/users", path)
@@ -113,13 +115,14 @@ class MetaFake(FakePlatform):
         target = self.members[audience]
         target.update(good) if method == "POST" else target.difference_update(good)
         self.batches.append({"method": method, "rows": len(rows), **session})
+        named = bad if self.sample_limit is None else bad[: self.sample_limit]
         return Reply(200, {
             "audience_id": audience,
             "session_id": session["session_id"],
             "num_received": len(rows),
             "num_invalid_entries": len(bad),
             "invalid_entry_samples": {next(v for v in row if v in self.invalid): "bad hash"
-                                      for row in bad},
+                                      for row in named},
         })  # fmt: skip
 
 

@@ -3,12 +3,14 @@ that no error text ever quotes a credential."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import httpx
 import pytest
 
 from gurulu.destinations.platforms import build
-from gurulu.destinations.platforms.base import Permanent, Transient, retry_after
-from gurulu.destinations.platforms.meta import _failure
+from gurulu.destinations.platforms.base import Answer, Batch, Permanent, Row, Transient, retry_after
+from gurulu.destinations.platforms.meta import _answer, _failure
 from gurulu.destinations.platforms.webhook import _classify
 
 
@@ -73,3 +75,34 @@ def test_a_stored_configuration_that_no_longer_validates_never_quotes_its_secret
         build("meta_custom_audience", {"audience_id": "x1"}, {"access_token": token}, None)  # type: ignore[arg-type]
     assert raised.value.pause and "audience_id" in str(raised.value)
     assert token not in str(raised.value)
+
+
+def _meta_batch() -> Batch:
+    rows = (Row("ana", "a" * 64), Row("bob", "", "b" * 64), Row("cem", "c" * 64, "d" * 64))
+    at = datetime(2026, 6, 15, tzinfo=UTC)
+    return Batch("aud", "run", "syn", "add", 1, True, 3, at, rows)
+
+
+@pytest.mark.parametrize(
+    ("body", "answer"),
+    [
+        ({"num_invalid_entries": 0}, Answer()),
+        ({"num_invalid_entries": 2, "invalid_entry_samples": {}}, Answer({}, 2)),
+        ({"num_invalid_entries": "2"}, Answer({}, 2)),
+        ({"num_invalid_entries": "many"}, Answer()),
+        (
+            {"num_invalid_entries": 3, "invalid_entry_samples": {"b" * 64: "bad"}},
+            Answer({"bob": "Meta: invalid entry: bad"}, 2),
+        ),
+        (
+            {"num_invalid_entries": 1, "invalid_entry_samples": [["c" * 64, "d" * 64]]},
+            Answer({"cem": "Meta: invalid entry"}, 0),
+        ),
+        (
+            {"num_invalid_entries": 1, "invalid_entry_samples": [f'["{"a" * 64}",""]']},
+            Answer({"ana": "Meta: invalid entry"}, 0),
+        ),
+    ],
+)
+def test_meta_answers_name_the_rejected_people_and_count_the_rest(body, answer):
+    assert _answer(_meta_batch(), body) == answer

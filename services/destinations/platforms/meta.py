@@ -14,6 +14,7 @@ Error codes follow Meta's own list of what to retry and what not, looked up in b
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Any
 
 import httpx
@@ -83,21 +84,24 @@ def _json(response: httpx.Response) -> dict[str, Any]:
 
 def _answer(batch: Batch, body: dict[str, Any]) -> Answer:
     """Rejections by person, from the sampled invalid entries (a hash, or a row of them)."""
-    invalid = int(body.get("num_invalid_entries") or 0)
+    invalid = _code(body.get("num_invalid_entries")) or 0
     samples = body.get("invalid_entry_samples") or {}
     if isinstance(samples, dict):
         found = [(str(value), str(reason)) for value, reason in samples.items()]
+    elif isinstance(samples, list):
+        found = [(",".join(map(str, v)) if isinstance(v, list) else str(v), "") for v in samples]
     else:
-        found = [(str(value), "") for value in samples]
+        found = []
     owner = {
         h: row.person_id for row in batch.rows for h in (row.email_sha256, row.phone_sha256) if h
     }
     rejected: dict[str, str] = {}
     for value, reason in found:
-        for part in value.replace("[", "").replace("]", "").replace('"', "").split(","):
+        for part in re.sub(r"[\[\]\"' ]", "", value).split(","):
             person = owner.get(part.strip()) if part.strip() else None
             if person:
                 rejected[person] = f"Meta: invalid entry{': ' + reason if reason else ''}"
+    # The rest were counted but not named: the caller cannot tell which rows they were.
     return Answer(rejected, max(invalid - len(rejected), 0))
 
 

@@ -171,3 +171,30 @@ async def test_a_crash_between_recording_people_and_the_batch_does_not_resend_it
     assert crashes == ["marked:add:2"]
     assert [b["batch_seq"] for b in fake.batches] == [1, 2, 3] and fake.violations == []
     assert (sync.status, sync.added, sync.batches) == ("succeeded", MEMBERS, 3)
+
+
+async def test_rejections_meta_does_not_name_leave_the_whole_batch_to_be_offered_again(
+    db, redis, redis_url, tmp_path
+):
+    async with harness(db, redis_url, tmp_path) as h:
+        h.people(0, 4)
+        await h.refresh()
+        with MetaFake() as fake:
+            fake.invalid, fake.sample_limit = {email_hash(1), email_hash(3)}, 0
+            made = await h.connect("meta_custom_audience", meta(fake))
+            [first] = await h.synced(made["id"])
+            fake.invalid = set()
+            await h.refresh()
+            second = (await h.synced(made["id"], 2))[0]
+    # Which two of the four were refused is unknown: none is recorded as acknowledged.
+    assert (first.status, first.added, first.rejected) == ("partial", 2, 2)
+    [row] = first.rejected_sample
+    assert row["person_id"] == "" and row["change"] == "add"
+    assert row["reason"].startswith("2 entries rejected without being named")
+    assert "offered again" in row["reason"]
+    # So the next sync offers all four again (adds are idempotent at Meta).
+    assert (second.status, second.to_add, second.added, second.rejected) == (
+        "succeeded", 4, 4, 0
+    )  # fmt: skip
+    assert [b["rows"] for b in fake.batches] == [4, 4]
+    assert len(fake.members["2385"]) == 4 and fake.violations == []
