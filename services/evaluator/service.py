@@ -218,7 +218,13 @@ class Evaluator:
                 self._fail, request, f"gave up after {deliveries - 1} attempts: {error}"
             )
         except Exception as failure:  # ClickHouse is what keeps failing; the entry is parked
-            log.error("refresh.fail_not_recorded", run_id=request.run_id, error=str(failure))
+            log.error(
+                "refresh.fail_not_recorded",
+                audience_id=request.audience_id,
+                run_id=request.run_id,
+                workspace_id=request.workspace_id,
+                error=str(failure),
+            )
             return
         if run is not None:
             await self._announce(request, run)

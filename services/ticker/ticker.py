@@ -90,12 +90,18 @@ class Ticker:
         ttl = max(2 * self.config.interval_seconds, 60)
         if not await self.redis.set(key, "1", nx=True, ex=ttl):
             return 0
-        requested = [
-            requests.queued(ws, s.audience_id, "hourly_tick", at, self._run_id(at, s, "tick"))
-            for ws, found in await self._schedules()
-            for s in found
-        ]
-        await requests.request(self.db, self.broker, self.redis, requested)
+        try:
+            requested = [
+                requests.queued(ws, s.audience_id, "hourly_tick", at, self._run_id(at, s, "tick"))
+                for ws, found in await self._schedules()
+                for s in found
+            ]
+            await requests.request(self.db, self.broker, self.redis, requested)
+        except BaseException:
+            # Give the claim back so that this ticker, or another, emits the tick again: its
+            # runs have stable ids, so whatever was already requested is requested once.
+            await self.redis.delete(key)
+            raise
         metrics.TICKS.inc()
         metrics.TICK_AUDIENCES.observe(len(requested))
         log.info("ticker.tick", at=at.isoformat(), audiences=len(requested))
@@ -128,14 +134,21 @@ class Ticker:
         run_id = self._run_id(current, schedule, "catch_up")
         run = requests.queued(ws, schedule.audience_id, "catch_up", now, run_id)
         await requests.request(self.db, self.broker, self.redis, [run])
-        log.info("ticker.catch_up", audience_id=schedule.audience_id, run_id=run_id)
+        log.info(
+            "ticker.catch_up", workspace_id=ws, audience_id=schedule.audience_id, run_id=run_id
+        )
 
     async def _resend(self, stuck: list[Run]) -> None:
         for run in stuck:
             key = f"gurulu:ticker:resent:{run.run_id}"
             if await self.redis.set(key, "1", nx=True, ex=int(self.config.stuck_after_seconds)):
                 await requests.announce(self.broker, self.redis, [run])
-                log.info("ticker.resent", audience_id=run.audience_id, run_id=run.run_id)
+                log.info(
+                    "ticker.resent",
+                    workspace_id=run.workspace_id,
+                    audience_id=run.audience_id,
+                    run_id=run.run_id,
+                )
 
     async def _schedules(self) -> list[tuple[str, list[Schedule]]]:
         def load() -> list[tuple[str, list[Schedule]]]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from faststream.redis import RedisBroker
 
 from gurulu.common import requests
@@ -62,6 +63,26 @@ async def test_two_tickers_emit_each_tick_once(db, redis, redis_url):
     # Even with the claim gone (Redis lost it), the tick's runs are the same runs.
     await redis.flushall()
     await first.tick(at)
+    assert len(requested(db, ws, "hourly_tick")) == 3
+    await broker.stop()
+
+
+async def test_a_tick_that_fails_midway_is_emitted_again_by_the_next_try(db, redis, redis_url):
+    ws, auds = shop(db)
+    broker = await open_broker(redis_url)
+    at = datetime(2026, 12, 3, 10, 0, tzinfo=UTC)
+    ticker = Ticker(db, redis, broker, HOUR, Clock(at))
+    schedules = ticker._schedules
+
+    async def store_down() -> list:
+        raise ConnectionError("ClickHouse is restarting")
+
+    ticker._schedules = store_down  # type: ignore[method-assign]
+    with pytest.raises(ConnectionError):
+        await ticker.tick(at)
+    ticker._schedules = schedules  # type: ignore[method-assign]
+
+    assert await ticker.tick(at) == 3
     assert len(requested(db, ws, "hourly_tick")) == 3
     await broker.stop()
 
