@@ -81,18 +81,9 @@ def get(db: ClickHouse, workspace_id: str, audience_id: str, run_id: str) -> Run
 
 
 def recent(db: ClickHouse, workspace_id: str, audience_id: str, limit: int = 100) -> list[Run]:
-    rows = db.dicts(
-        _SELECT + " ORDER BY run_id DESC LIMIT {limit:UInt32}",
-        {"ws": workspace_id, "aud": audience_id, "limit": limit},
-    )
-    return [_run(row) for row in rows]
-
-
-def recent_by_request(
-    db: ClickHouse, workspace_id: str, audience_id: str, limit: int = 100
-) -> list[Run]:
-    """The audience's runs, the latest requested first (as people read a run list; run ids
-    made for a past time, as a backfill makes, need not sort by request time)."""
+    """The audience's runs, the latest requested first (as people read a run list; a run id
+    made for another time — a catch-up's names its interval, a backfill's its day — need
+    not sort by request time)."""
     rows = db.dicts(
         _SELECT + " ORDER BY requested_at DESC, run_id DESC LIMIT {limit:UInt32}",
         {"ws": workspace_id, "aud": audience_id, "limit": limit},

@@ -168,7 +168,7 @@ async def audience_detail(
     since = today - timedelta(days=days - 1)
     recent, last, rows, people, cohort, connected, synced = await asyncio.gather(
         # one more than shown, to know whether there are older runs to offer
-        ctx.run(runs.recent_by_request, ctx.db, workspace_id, audience_id, run_limit + 1),
+        ctx.run(runs.recent, ctx.db, workspace_id, audience_id, run_limit + 1),
         ctx.run(runs.latest_succeeded, ctx.db, workspace_id, audience_id),
         ctx.run(daily.rows, ctx.db, workspace_id, audience_id, since),
         ctx.run(changes.recent_changes, ctx.db, workspace_id, audience_id, RECENT_PEOPLE),
