@@ -3,6 +3,7 @@ every log line), a cap on body size, and latency by route template."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 
@@ -17,6 +18,8 @@ from .errors import error_response
 log = logs.get("gurulu.api")
 MAX_BODY_BYTES = 8 * 1024 * 1024
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
+# A client may send any method; the latency metric's label keeps to the ones that exist.
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 class BodyTooLarge(Exception):
@@ -44,31 +47,37 @@ class RequestContext:
         started = time.perf_counter()
         status = 500
         received = 0
+        overflow = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, overflow
             message = await receive()
             received += len(message.get("body", b""))
             if received > self.max_body:
+                overflow = True
                 raise BodyTooLarge
             return message
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
+            if overflow:  # the framework's answer to a body it could not read becomes a 413
+                return
             if message["type"] == "http.response.start":
                 status = message["status"]
                 message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
             await send(message)
 
         try:
-            await self.app(scope, limited_receive, send_with_id)
-        except BodyTooLarge:
-            await self._too_large(scope, receive, send, request_id)
-            status = 413
+            with contextlib.suppress(BodyTooLarge):
+                await self.app(scope, limited_receive, send_with_id)
+            if overflow:  # a chunked body has no length to refuse it by up front
+                await self._too_large(scope, receive, send, request_id)
+                status = 413
         finally:
             elapsed = time.perf_counter() - started
             template = getattr(scope.get("route"), "path", "unmatched")
-            metrics.API_LATENCY.labels(scope["method"], template, str(status)).observe(elapsed)
+            method = scope["method"] if scope["method"] in _METHODS else "other"
+            metrics.API_LATENCY.labels(method, template, str(status)).observe(elapsed)
             log.info(
                 "api.request",
                 method=scope["method"],

@@ -271,6 +271,26 @@ def test_a_huge_body_is_refused_before_it_is_read(api):
     assert api.post("/v1/events", json=too_many).status_code == 422
 
 
+def test_a_huge_body_sent_in_chunks_is_refused_as_too_large(api):
+    def chunks():
+        yield b'{"events": ['
+        for _ in range(300_000):
+            yield b'{"event": "x", "person_id": "p"},'
+        yield b"{}]}"
+
+    answer = api.post("/v1/events", content=chunks(), headers={"content-type": "application/json"})
+    assert answer.status_code == 413, answer.text
+    assert answer.json()["error"]["code"] == "payload_too_large"
+    assert answer.headers["x-request-id"]
+
+
+def test_a_made_up_method_does_not_make_a_metric_series_of_its_own(system, api):
+    for verb in ("BREW", "PROPFIND", "X-NEW"):
+        assert api.request(verb, "/v1/quota").status_code in (404, 405)
+    metrics = httpx.get(f"{system.url}/metrics").text
+    assert 'method="BREW"' not in metrics and 'method="other"' in metrics
+
+
 def test_conflicts_are_409_with_a_reason(api):
     cohort, audience = cohort_and_audience(api)
     again = api.post("/v1/cohorts", json={"name": "carted", "rules": ["event:x"]})
