@@ -1,18 +1,24 @@
 """Every file under deploy/ checked with the real tools: docker-compose (config), promtool
-(rules, config and alert unit tests), a Kubernetes schema validator (strict), KEDA's
-ScaledObject shape, and the Grafana dashboard's and alerts' queries against the metrics
-(and their labels) that exist."""
+(rules, config and alert unit tests), Prometheus relabelling the Kubernetes pods into the
+alerts' jobs, a Kubernetes schema validator (strict), KEDA's ScaledObject shape, and the
+Grafana dashboard's and alerts' queries against the metrics (and their labels) that
+exist."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import jsonschema
 import pytest
 import yaml
@@ -110,6 +116,118 @@ def test_prometheus_scrapes_every_service_and_alerts_name_its_jobs():
         assert target["port"] == (8080 if name == "api" else 9464)
     named = {job for _, expr in expressions() for job in re.findall(r'job="([^"]+)"', expr)}
     assert named and named <= set(jobs)
+
+
+def kubernetes_scrape() -> dict:
+    return yaml.safe_load((DEPLOY / "prometheus/kubernetes.yml").read_text())
+
+
+def test_prometheus_in_kubernetes_discovers_the_pods_of_the_manifests_namespace():
+    [job] = kubernetes_scrape()["scrape_configs"]
+    namespaces = {
+        d["metadata"]["namespace"] for _, d in k8s_documents() if d["kind"] != "Namespace"
+    }
+    assert job["kubernetes_sd_configs"] == [
+        {"role": "pod", "namespaces": {"names": sorted(namespaces)}}
+    ]
+
+
+def pod_targets() -> list[dict]:
+    """What Kubernetes pod discovery reports of the manifests' pods (one target per
+    container port, its labels and annotations as `__meta_kubernetes_pod_*`), and of a
+    pod of another application in the namespace."""
+
+    def name(key: str) -> str:
+        return re.sub(r"[^a-zA-Z0-9_]", "_", key)
+
+    pods = [
+        (d["metadata"]["name"], d["metadata"]["namespace"], d["spec"]["template"])
+        for _, d in k8s_documents()
+        if d["kind"] == "Deployment"
+    ]
+    redis = {"name": "redis", "ports": [{"name": "http", "containerPort": 6379}]}
+    other = {"metadata": {"labels": {"app.kubernetes.io/name": "redis"}},
+             "spec": {"containers": [redis]}}  # fmt: skip
+    pods.append(("redis", "gurulu", other))
+    targets = []
+    for index, (deployment, namespace, template) in enumerate(pods):
+        meta = {
+            "__meta_kubernetes_namespace": namespace,
+            "__meta_kubernetes_pod_name": f"{deployment}-7d9f8-x{index}",
+            "__meta_kubernetes_pod_phase": "Running",
+            "__meta_kubernetes_pod_ip": f"10.1.0.{index + 1}",
+        }
+        for key, value in template["metadata"].get("labels", {}).items():
+            meta[f"__meta_kubernetes_pod_label_{name(key)}"] = value
+            meta[f"__meta_kubernetes_pod_labelpresent_{name(key)}"] = "true"
+        for key, value in template["metadata"].get("annotations", {}).items():
+            meta[f"__meta_kubernetes_pod_annotation_{name(key)}"] = value
+        for container in template["spec"]["containers"]:
+            for port in container.get("ports", []):
+                labels = {
+                    **meta,
+                    "__meta_kubernetes_pod_container_name": container["name"],
+                    "__meta_kubernetes_pod_container_port_name": port.get("name", ""),
+                    "__meta_kubernetes_pod_container_port_number": str(port["containerPort"]),
+                }
+                address = f"{meta['__meta_kubernetes_pod_ip']}:{port['containerPort']}"
+                targets.append({"targets": [address], "labels": labels})
+    return targets
+
+
+def test_prometheus_in_kubernetes_gives_each_service_the_job_name_the_alerts_match(tmp_path):
+    """Real Prometheus relabels the pods of the manifests (the pod discovery replaced by a
+    file of the labels it would report: Debian's Prometheus is built without it)."""
+    (tmp_path / "pods.json").write_text(json.dumps(pod_targets()))
+    config = kubernetes_scrape()
+    [job] = config["scrape_configs"]
+    del job["kubernetes_sd_configs"]
+    job["file_sd_configs"] = [{"files": [str(tmp_path / "pods.json")]}]
+    config["rule_files"] = [str(DEPLOY / "prometheus/alerts.yml")]
+    local = tmp_path / "prometheus.yml"
+    local.write_text(yaml.safe_dump(config))
+    run(tool("promtool"), "check", "config", str(local))
+    with running_prometheus(local, tmp_path) as url:
+        active = wait_for_targets(url, len(SERVICES))
+    found = {t["labels"]["job"]: t for t in active}
+    assert sorted(found) == sorted(f"gurulu-{name}" for name in SERVICES)
+    for name in SERVICES:
+        labels = found[f"gurulu-{name}"]["labels"]
+        assert labels["instance"].endswith(":8080" if name == "api" else ":9464"), name
+        assert labels["namespace"] == "gurulu" and labels["pod"].startswith(f"{name}-")
+        assert found[f"gurulu-{name}"]["scrapeUrl"].endswith("/metrics")
+    named = {job for _, expr in expressions() for job in re.findall(r'job="([^"]+)"', expr)}
+    assert named and named <= set(found)
+
+
+@contextlib.contextmanager
+def running_prometheus(config: Path, work: Path) -> Iterator[str]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        address = f"127.0.0.1:{sock.getsockname()[1]}"
+    command = [tool("prometheus"), f"--config.file={config}", f"--web.listen-address={address}",
+               f"--storage.tsdb.path={work / 'data'}"]  # fmt: skip
+    with open(work / "prometheus.log", "wb") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        yield f"http://{address}"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def wait_for_targets(url: str, wanted: int) -> list[dict]:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            answer = httpx.get(f"{url}/api/v1/targets", params={"state": "active"}, timeout=5)
+            active = answer.json()["data"]["activeTargets"]
+            if len(active) >= wanted:
+                return active
+        except (httpx.HTTPError, KeyError, ValueError):
+            pass
+        time.sleep(0.3)
+    raise AssertionError("Prometheus did not discover the pods in time")
 
 
 def alerts() -> list[dict]:
