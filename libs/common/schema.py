@@ -300,11 +300,19 @@ def _destinations(database: str, cluster: str | None) -> list[str]:
     return [sql for table in DESTINATION_TABLES for sql in table.ddl(database, cluster)]
 
 
+def _web_sessions(database: str, cluster: str | None) -> list[str]:
+    # Imported here: the table is built from `Table`, defined above.
+    from gurulu.common.store.web_sessions import ddl
+
+    return ddl(database, cluster)
+
+
 Migration = tuple[int, str, Callable[[str, str | None], list[str]]]
 
 MIGRATIONS: tuple[Migration, ...] = (
     (1, "core tables", _core),
     (2, "destinations", _destinations),
+    (3, "ended web sessions", _web_sessions),
 )
 
 

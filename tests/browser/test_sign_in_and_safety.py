@@ -49,6 +49,30 @@ def test_after_signing_out_every_page_sends_back_to_sign_in(page: Page, running:
     assert live.status == 401
 
 
+def test_a_copy_of_the_session_cookie_kept_from_before_sign_out_signs_nobody_in(
+    page: Page, running: Running
+) -> None:
+    sign_in(page, running.url, running.demo_key)
+    kept = next(c for c in page.context.cookies() if c["name"] == "gurulu_session")
+    page.get_by_role("button", name="Sign out").click()
+    expect(page).to_have_url(f"{running.url}/app/login")
+
+    page.context.clear_cookies()
+    page.context.add_cookies([kept])  # the copy, replayed as it was before sign-out
+    page.goto(f"{running.url}/app/cohorts")
+    expect(page).to_have_url(re.compile(r"/app/login\?next=/app/cohorts$"))
+    expect(page.get_by_role("button", name="Sign out")).to_have_count(0)
+    page.context.clear_cookies()
+    page.context.add_cookies([kept])
+    live = page.request.get(
+        f"{running.url}/app/audiences/live", headers={"Accept": "application/json"}
+    )
+    assert live.status == 401
+
+    sign_in(page, running.url, running.demo_key)  # signing in again gives a new session
+    expect(page.locator(".workspace")).to_contain_text("Demo shop")
+
+
 def test_another_workspaces_ids_answer_the_apps_404(page: Page, running: Running) -> None:
     with running.system.client(running.demo_key) as demo:
         audience = demo.get("/v1/audiences").json()["data"][0]

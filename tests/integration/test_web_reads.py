@@ -1,11 +1,13 @@
 """The store reads behind the web app's pages: recent joins and leaves (committed attempts
-only), and the one-query-per-kind reads of a whole workspace's audiences."""
+only), the one-query-per-kind reads of a whole workspace's audiences, and the read of a
+session's workspace that refuses a session signed out of."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from gurulu.common.store import changes, daily, runs
+from gurulu.common.clock import utcnow
+from gurulu.common.store import changes, daily, runs, web_sessions
 from gurulu.evaluator.refresh import refresh
 from gurulu.snapshotter.daily import fold
 from tests.support import NOW, ago, audience, cohort, events, request, workspace
@@ -91,3 +93,14 @@ def test_runs_by_request_put_the_latest_request_first_whatever_their_ids(db):
     assert backfill.run_id > newer.run_id
     by_request = runs.recent(db, ws, aud.audience_id, 10)
     assert [r.run_id for r in by_request] == [newer.run_id, backfill.run_id]
+
+
+def test_a_session_signed_out_of_no_longer_names_its_workspace(db):
+    ws = workspace(db)
+    assert web_sessions.signed_in_workspace(db, ws, "kept").workspace_id == ws
+    web_sessions.end(db, ws, "kept", utcnow() + timedelta(days=14))  # the table's TTL is real time
+
+    assert web_sessions.signed_in_workspace(db, ws, "kept") is None
+    assert web_sessions.signed_in_workspace(db, ws, "another").workspace_id == ws
+    assert web_sessions.signed_in_workspace(db, workspace(db), "kept") is not None
+    assert web_sessions.signed_in_workspace(db, "ws_gone", "another") is None

@@ -1,21 +1,25 @@
 """Signing in with a workspace's secret key, and signing out.
 
-The key is checked exactly as the API checks a bearer key; only the workspace id goes into
-the session. A new session (and CSRF token) is issued at sign-in, so nothing planted in a
-browser before it carries over.
+The key is checked exactly as the API checks a bearer key; only the workspace id (and a new
+session id) goes into the session. A new session (and CSRF token) is issued at sign-in, so
+nothing planted in a browser before it carries over; signing out ends the session on the
+server too.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from gurulu.common.store import workspaces
+from gurulu.common.clock import utcnow
+from gurulu.common.store import web_sessions, workspaces
 
 from ..deps import ContextDep
 from .deps import Form, session_of
 from .rendering import flash, page
-from .session import PREFIX
+from .session import MAX_AGE_SECONDS, PREFIX
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 root = APIRouter(include_in_schema=False)
@@ -43,7 +47,7 @@ async def home() -> RedirectResponse:
 
 @router.get("/login")
 async def login_page(request: Request, next: str | None = None) -> Response:
-    if session_of(request).get("ws"):
+    if session_of(request).signed_in_as is not None:
         return RedirectResponse(_safe_next(next), status_code=303)
     return page(request, "login.html", workspace=None, next=_safe_next(next), error=None)
 
@@ -61,14 +65,19 @@ async def login(request: Request, ctx: ContextDep, form: Form) -> Response:
             " with gsk_ and was printed once when the workspace was created."
         )
         return page(request, "login.html", 401, workspace=None, next=target, error=error)
-    session = session_of(request)
-    session.restart()
-    session["ws"] = workspace.workspace_id
+    session_of(request).sign_in(workspace.workspace_id)
     return RedirectResponse(target, status_code=303)
 
 
 @router.post("/logout")
-async def logout(request: Request, form: Form) -> RedirectResponse:
-    session_of(request).restart()
+async def logout(request: Request, ctx: ContextDep, form: Form) -> RedirectResponse:
+    """Sign out here, and end the session on the server: a copy of its cookie taken before
+    (another tab, a stolen copy) no longer signs anyone in."""
+    session = session_of(request)
+    claimed = session.signed_in_as
+    if claimed is not None:
+        expires = utcnow() + timedelta(seconds=MAX_AGE_SECONDS)
+        await ctx.run(web_sessions.end, ctx.db, *claimed, expires)
+    session.restart()
     flash(request, "You are signed out.")
     return RedirectResponse(f"{PREFIX}/login", status_code=303)

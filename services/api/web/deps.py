@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl
 
 from fastapi import Depends, Request
 
-from gurulu.common.store import workspaces
+from gurulu.common.store import web_sessions
 from gurulu.common.store.workspaces import Workspace
 
 from ..deps import ContextDep
@@ -44,11 +44,17 @@ def session_of(request: Request) -> Session:
 
 
 async def signed_in(request: Request, ctx: ContextDep) -> Workspace:
-    workspace_id = session_of(request).get("ws")
+    """The session's workspace, in one query that also refuses a session signed out of
+    (from any copy of its cookie). A session refused is forgotten, so that the sign-in page
+    it is sent to does not send it straight back."""
+    session = session_of(request)
+    claimed = session.signed_in_as
     workspace = None
-    if isinstance(workspace_id, str) and workspace_id:
-        workspace = await ctx.run(workspaces.get, ctx.db, workspace_id)
+    if claimed is not None:
+        workspace = await ctx.run(web_sessions.signed_in_workspace, ctx.db, *claimed)
     if workspace is None:
+        if "ws" in session:
+            session.restart()
         raise SignInRequired
     request.state.workspace_id = workspace.workspace_id
     return workspace

@@ -77,7 +77,7 @@ def page(request: Request, template: str, status: int = 200, **context: Any) -> 
         csrf_token=session.csrf,
         flash=session.pop("flash", None),
         path=request.url.path,
-        signed_in=bool(session.get("ws")),
+        signed_in=session.signed_in_as is not None,
         now=utcnow(),
         **context,
     )

@@ -1,11 +1,14 @@
 """The web app's session: a signed cookie, and the CSRF token that lives in it.
 
-The cookie holds the signed-in workspace's id (never its secret key), a random CSRF token
-and a one-shot flash message, as JSON signed with itsdangerous; it is HttpOnly, SameSite=Lax,
-scoped to /app, Secure when the request came over https, and expires 14 days after it was
-last written. Every state-changing request must echo the CSRF token, in a form field or an
-`X-CSRF-Token` header: a page of another site cannot read it, so it cannot forge a post.
-Signing in issues a new token, so a token seen before sign-in is worthless after it.
+The cookie holds the signed-in workspace's id (never its secret key), a random session id,
+a random CSRF token and a one-shot flash message, as JSON signed with itsdangerous; it is
+HttpOnly, SameSite=Lax, scoped to /app, Secure when the request came over https, and expires
+14 days after it was last written. Signing out records the session id as ended
+(`gurulu.common.store.web_sessions`), which every signed-in request checks, so a copy of
+the cookie kept from before sign-out signs nobody in. Every state-changing request must echo
+the CSRF token, in a form field or an `X-CSRF-Token` header: a page of another site cannot
+read it, so it cannot forge a post. Signing in issues a new token, so a token seen before
+sign-in is worthless after it.
 
 The signing key is derived from the admin token, which every API replica of a deployment
 already shares (and `gurulu up` keeps in the data dir): sessions survive restarts and work
@@ -51,6 +54,20 @@ class Session(dict[str, Any]):
         self.clear()
         self["csrf"] = secrets.token_urlsafe(32)
 
+    def sign_in(self, workspace_id: str) -> None:
+        """A new session for the workspace, with an id of its own that sign-out ends."""
+        self.restart()
+        self["ws"] = workspace_id
+        self["sid"] = secrets.token_urlsafe(18)
+
+    @property
+    def signed_in_as(self) -> tuple[str, str] | None:
+        """The workspace and session ids this session claims, if it claims both."""
+        workspace_id, session_id = self.get("ws"), self.get("sid")
+        if isinstance(workspace_id, str) and workspace_id and isinstance(session_id, str):
+            return (workspace_id, session_id) if session_id else None
+        return None
+
     @property
     def csrf(self) -> str:
         return str(self.get("csrf", ""))
@@ -86,8 +103,8 @@ class Sessions:
 
         async def send_with_cookie(message: Message) -> None:
             if message["type"] == "http.response.start" and session.modified:
-                secure = scope.get("scheme") == "https"
-                MutableHeaders(scope=message).append("set-cookie", self._cookie(session, secure))
+                cookie = self._cookie(session, scope.get("scheme") == "https")
+                MutableHeaders(scope=message).append("set-cookie", cookie)
             await send(message)
 
         await self.app(scope, receive, send_with_cookie)
