@@ -2,7 +2,8 @@
 
 The cookie holds the signed-in workspace's id (never its secret key), a random session id,
 a random CSRF token and a one-shot flash message, as JSON signed with itsdangerous; it is
-HttpOnly, SameSite=Lax, scoped to /app, Secure when the request came over https, and expires
+HttpOnly, SameSite=Lax, scoped to /app, Secure when the browser came over https (to this
+server or to a proxy that says so in `X-Forwarded-Proto` or `Forwarded`), and expires
 14 days after it was last written. Signing out records the session id as ended
 (`gurulu.common.store.web_sessions`), which every signed-in request checks, so a copy of
 the cookie kept from before sign-out signs nobody in. Every state-changing request must echo
@@ -23,7 +24,7 @@ import secrets
 from typing import Any
 
 from itsdangerous import BadData, URLSafeTimedSerializer
-from starlette.datastructures import MutableHeaders
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -84,6 +85,20 @@ def signing_key(admin_token: str | None) -> str:
     return hmac.new(admin_token.encode(), b"gurulu web session v1", hashlib.sha256).hexdigest()
 
 
+def over_https(scope: Scope) -> bool:
+    """Did the browser use https? Either to this server, or to a TLS-terminating proxy in
+    front of it that says so (`X-Forwarded-Proto`, `Forwarded: proto=`). The proxy's word is
+    taken without asking who sent it: it only decides the cookie's Secure flag, and a client
+    that claims https over plain http only keeps its own browser from storing the cookie."""
+    if scope.get("scheme") == "https":
+        return True
+    headers = Headers(scope=scope)
+    first = headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
+    forwarded = headers.get("forwarded", "").split(",")[0].lower().replace('"', "")
+    pairs = (part.strip().partition("=") for part in forwarded.split(";"))
+    return first == "https" or any(k == "proto" and v == "https" for k, _, v in pairs)
+
+
 class Sessions:
     """ASGI middleware that loads the session of requests under /app and writes the
     cookie back when the session changed."""
@@ -103,7 +118,7 @@ class Sessions:
 
         async def send_with_cookie(message: Message) -> None:
             if message["type"] == "http.response.start" and session.modified:
-                cookie = self._cookie(session, scope.get("scheme") == "https")
+                cookie = self._cookie(session, over_https(scope))
                 MutableHeaders(scope=message).append("set-cookie", cookie)
             await send(message)
 
