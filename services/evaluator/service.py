@@ -20,6 +20,7 @@ import redis.asyncio as aioredis
 from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 from faststream.redis import RedisBroker, RedisStreamMessage
 from redis.asyncio.lock import Lock
+from redis.exceptions import LockError
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_random_exponential
 
 from gurulu.common import logs, metrics
@@ -60,6 +61,32 @@ class EvaluatorConfig:
     lock_ttl_seconds: float = 60.0
     lock_wait_seconds: float = 30.0
     retry_attempts: int = 4
+
+
+class LockLost(Exception):
+    """The audience's lock ran out during a refresh: another evaluator may own it now."""
+
+
+class _Hold:
+    """How long this evaluator may go on holding an audience's lock. The refresh checks it
+    between its writes (its checkpoints), so a refresh whose lock ran out — Redis gone past
+    the TTL, or this process stalled — stops before its next write instead of recording
+    over the evaluator that took the audience over. Checked from the refresh's thread."""
+
+    def __init__(self, ttl_seconds: float) -> None:
+        self.ttl = ttl_seconds
+        self.until = time.monotonic() + ttl_seconds
+        self.lost = False
+
+    def renewed(self) -> None:
+        self.until = time.monotonic() + self.ttl
+
+    def lose(self) -> None:
+        self.lost = True
+
+    def check(self, step: str) -> None:
+        if self.lost or time.monotonic() > self.until:
+            raise LockLost(f"the audience's refresh lock ran out after step {step!r}")
 
 
 class Evaluator:
@@ -142,22 +169,35 @@ class Evaluator:
         )
 
     async def _run(self, request: RefreshRequested, lock: Lock) -> Run:
-        keeper = asyncio.create_task(self._keep(lock))
+        hold = _Hold(self.config.lock_ttl_seconds)
+        keeper = asyncio.create_task(self._keep(lock, hold))
         started = time.perf_counter()
         try:
             return await asyncio.to_thread(
-                self._refresh, self.db, request.workspace_id, request.audience_id, request.run_id
+                self._refresh,
+                self.db,
+                request.workspace_id,
+                request.audience_id,
+                request.run_id,
+                checkpoint=hold.check,
             )
         finally:
             keeper.cancel()
             metrics.REFRESH_DURATION.observe(time.perf_counter() - started)
 
-    async def _keep(self, lock: Lock) -> None:
-        """Extend the audience lock while the refresh runs, however long it takes."""
-        while True:
+    async def _keep(self, lock: Lock, hold: _Hold) -> None:
+        """Extend the audience lock while the refresh runs, however long it takes; note when
+        it is gone (taken over, or Redis unreachable past its TTL)."""
+        while not hold.lost:
             await asyncio.sleep(self.config.lock_ttl_seconds / 3)
-            with contextlib.suppress(Exception):
+            try:
                 await lock.reacquire()
+            except LockError:
+                hold.lose()
+            except Exception:  # Redis unreachable for now: the lock lasts until its TTL
+                continue
+            else:
+                hold.renewed()
 
     def _lock(self, audience_id: str) -> Lock:
         return self.redis.lock(

@@ -8,6 +8,7 @@ import time
 from datetime import timedelta
 
 import orjson
+import redis as sync_redis
 from faststream.redis.parser.binary import BinaryMessageFormatV1
 
 from gurulu.common import requests
@@ -206,3 +207,46 @@ async def test_stopping_finishes_the_refresh_in_hand_before_it_returns(db, redis
     assert finished.status == "succeeded" and finished.joined_count == 3
     pending = await redis.xpending(REFRESH_STREAM, "evaluator")
     assert pending["pending"] == 0
+
+
+async def test_an_evaluator_whose_lock_ran_out_stops_before_writing_over_the_one_that_took_over(
+    db, redis, redis_url
+):
+    ws, aud = shop(db)
+    stalls = []
+    ttl = 0.6
+
+    def stall_once_after_running(evaluator):
+        fenced = evaluator._refresh
+
+        def stalling(*args, checkpoint, **kwargs):
+            def at(step: str) -> None:
+                if step == "running" and not stalls:
+                    stalls.append(step)
+                    # This evaluator stalls past its lock's TTL; meanwhile another one takes
+                    # the audience's lock over and carries the same run out to the end.
+                    with sync_redis.Redis.from_url(redis_url) as other:
+                        other.set(f"gurulu:lock:refresh:{aud.audience_id}", "other", px=1_000)
+                    refresh(db, ws, aud.audience_id, args[3])
+                    time.sleep(ttl)
+                checkpoint(step)
+
+            return fenced(*args, checkpoint=at, **kwargs)
+
+        evaluator._refresh = stalling
+
+    config = EvaluatorConfig(claim_idle_ms=300, lock_ttl_seconds=ttl, lock_wait_seconds=2.0)
+    async with running(db, redis_url, config=config, patch=stall_once_after_running) as services:
+        run = requests.queued(ws, aud.audience_id, "manual", utcnow())
+        await requests.request(db, services.broker, services.redis, [run])
+        await eventually(done(db, aud, run.run_id))
+        await asyncio.sleep(2 * ttl)  # the stalled evaluator has woken up by now
+        finished = runs.get(db, ws, aud.audience_id, run.run_id)
+        for _ in range(100):  # its message, left pending, is claimed again and announced
+            if await redis.xlen(REFRESHED_STREAM):
+                break
+            await asyncio.sleep(0.1)
+    assert stalls == ["running"]
+    assert (finished.status, finished.joined_count, finished.member_count) == ("succeeded", 3, 3)
+    assert set(members(db, aud)) == {"ana", "bob", "cem"}
+    assert {e["joined_count"] for e in await refreshed_events(redis)} == {3}
