@@ -55,3 +55,27 @@ def test_the_daily_chart_has_a_point_a_day_and_bars_around_the_middle():
     assert [t.label for t in chart.ticks] == ["100", "95", "90"]  # zoomed: 90 to 100
     assert chart.summary.startswith("From 100 members on 13 Jun to 95 on 15 Jun")
     assert "no snapshot" in chart.columns[0].title
+
+
+def test_a_single_snapshot_is_drawn_as_a_dot_and_said_as_the_first_day():
+    chart = charts.daily_chart([row(0, 186, 186, 0)], TODAY)
+    assert chart is not None
+    assert len(chart.line.split()) == 1  # a line of one point draws nothing…
+    x, y = chart.dot  # …so the day is a dot, in today's slot, at its height
+    slot = charts.PLOT_WIDTH / 30
+    assert x == slot * 29.5
+    top = charts._y(200, 0, 200)
+    assert top < y < charts.PLOT_HEIGHT / 2 and y == charts._y(186, 0, 200)
+    assert [t.label for t in chart.ticks] == ["200", "100", "0"]
+    assert chart.summary == (
+        "186 members on 15 Jun, the only day with a snapshot so far;"
+        " 186 joined and 0 left that day."
+    )
+    assert chart.note is not None and chart.note.startswith("One day so far: 186 members")
+
+
+def test_the_dot_marks_the_latest_day_and_a_longer_chart_needs_no_note():
+    chart = charts.daily_chart([row(5, 100), row(1, 90)], TODAY)
+    assert chart is not None
+    assert chart.line.split()[-1] == f"{chart.dot[0]:.1f},{chart.dot[1]:.1f}"
+    assert chart.note is None and chart.summary.startswith("From 100 members on 10 Jun")

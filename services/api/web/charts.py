@@ -58,12 +58,17 @@ class Tick:
 class DailyChart:
     line: str
     area: str
+    # The latest day's point, drawn as a dot: where the line ends, and with a single
+    # snapshot (a polyline of one point draws nothing) the only mark there is.
+    dot: tuple[float, float]
     bars: list[Bar]
     columns: list[Column]
     ticks: list[Tick]
     x_labels: list[str]
     bar_max: int
     summary: str
+    # Said under a chart with too few days to show a movement yet.
+    note: str | None = None
 
 
 def window(today: date, days: int) -> list[date]:
@@ -141,12 +146,14 @@ def daily_chart(rows: list[DailyRow], today: date, days: int = 30) -> DailyChart
     return DailyChart(
         line=points,
         area=area,
+        dot=line[-1],
         bars=_bars(slots, by_day, bar_max),
         columns=[_column(index, d, by_day.get(d), slot) for index, d in enumerate(slots)],
         ticks=[Tick(_y(v, low, high) / PLOT_HEIGHT * 100, number(v)) for v in _ticks(low, high)],
         x_labels=[day(slots[0]), day(slots[len(slots) // 2]), day(slots[-1])],
         bar_max=bar_max,
         summary=_summary(shown),
+        note=_first_day(shown[0]) if len(shown) == 1 else None,
     )
 
 
@@ -189,8 +196,21 @@ def _column(index: int, d: date, row: DailyRow | None, slot: float) -> Column:
     return Column(slot * index, slot, title)
 
 
+def _first_day(row: DailyRow) -> str:
+    return (
+        f"One day so far: {number(row.member_count)} members on {day(row.snapshot_date)}."
+        " A point is added every day, and the line shows how the audience moves."
+    )
+
+
 def _summary(shown: list[DailyRow]) -> str:
     first, last = shown[0], shown[-1]
+    if len(shown) == 1:
+        return (
+            f"{number(first.member_count)} members on {day(first.snapshot_date)}, the only"
+            f" day with a snapshot so far; {number(first.joined_count)} joined and"
+            f" {number(first.left_count)} left that day."
+        )
     joined = sum(r.joined_count for r in shown)
     left = sum(r.left_count for r in shown)
     return (
