@@ -7,12 +7,18 @@
    on person_id) and each page is one batch: identifiers are looked up and hashed for the
    page only, the batch is delivered (transient failures retried), and once the platform
    has acknowledged it, its people are recorded in `destination_members` and the batch in
-   `destination_batches`.
+   `destination_batches`. A page with nobody to send (no identifiers) is recorded with its
+   skipped people and not sent. The platform's own sequence (Meta's `batch_seq`, the
+   webhook-id) counts only batches sent, from 1, and the last batch sent is flagged last:
+   a page is held until the next page with somebody to send has been read and identified,
+   and the pages with nobody between them are recorded after it, so the ledger stays in
+   page order.
 3. The record says `succeeded`, `partial` (the platform rejected rows) or `failed`, with
    totals summed from the landed batches.
 
 A sync resumed after a crash skips the batches recorded as landed and carries on with the
-same batch numbers (and so the same `webhook-id`s and Meta `batch_seq`s). A batch whose
+same batch numbers (and so the same `webhook-id`s and Meta `batch_seq`s: the count of
+recorded batches that sent anybody). A batch whose
 people were recorded but whose record was not (a crash between the two writes) is
 recognised by its people and not sent again. Rejected and skipped people are not recorded
 as acknowledged, so the next sync offers them again; when a platform counts rejections it
@@ -25,7 +31,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field
 
 import httpx
 
@@ -59,6 +65,19 @@ NOT_SENT_BEFORE = "no identifier was sent when they were added"
 
 def _no_checkpoint(step: str) -> None:
     return None
+
+
+@dataclass(frozen=True)
+class _Page:
+    """One page of a change's staged rows, and the ledger's batch number of it: who of it
+    can be sent, who is skipped and why, or how many of it were recorded before a crash."""
+
+    change: Change
+    number: int
+    rows: tuple[Row, ...]
+    sendable: list[Row]
+    skipped: Counter[str] = field(default_factory=Counter)
+    recorded: int = 0
 
 
 @dataclass(frozen=True)
@@ -127,79 +146,124 @@ class Syncer:
     async def _change(
         self, platform: Platform, destination: Destination, sync: Sync, change: Change
     ) -> None:
+        """Send one change page by page. A page with somebody to send is held until the
+        next such page is found (or the change ends), so that the platform's sequence
+        counts only batches actually sent and the last one sent is flagged last; the pages
+        with nobody to send in between are recorded after it, keeping the ledger in page
+        order for a resume."""
         total = sync.to_add if change == "add" else sync.to_remove
         landed = await asyncio.to_thread(
             syncs.landed, self.db, sync.workspace_id, sync.destination_id, sync.sync_id
         )
         done = [batch for batch in landed if batch.change == change]
-        seq, after = len(done), (done[-1].last_person_id if done else "")
-        while seq * platform.limit < total:
-            seq += 1
-            rows = await asyncio.to_thread(
-                ledger.page,
-                self.db,
-                sync.workspace_id,
-                sync.destination_id,
-                sync.sync_id,
-                sync.attempt,
-                change,
-                after,
-                platform.limit,
-            )
-            if not rows:
+        number, after = len(done), (done[-1].last_person_id if done else "")
+        sent = sum(1 for batch in done if batch.sent > 0)  # the platform's batch_seq so far
+        held: _Page | None = None
+        behind: list[_Page] = []  # pages after the held one with nobody to send
+        while number * platform.limit < total:
+            number += 1
+            page = await self._read(platform, destination, sync, change, number, after)
+            if page is None:
                 break
-            batch = Batch(
-                sync.audience_id,
-                sync.run_id,
-                sync.sync_id,
-                change,
-                seq,
-                seq * platform.limit >= total,
-                total,
-                sync.refreshed_at or sync.requested_at,
-                tuple(rows),
-            )
-            await self._batch(platform, destination, sync, batch)
-            after = rows[-1].person_id
-            self.checkpoint(f"{change}:{seq}")
+            after = page.rows[-1].person_id
+            if page.recorded:  # it landed before a crash; only its record is missing
+                sent += 1  # (only ever the first page read: nothing is held yet)
+                await self._record(platform, sync, page, page.recorded, Answer())
+            elif not page.sendable and held is None:
+                await self._record(platform, sync, page, 0, Answer())
+            elif not page.sendable:
+                behind.append(page)
+            else:
+                if held is not None:
+                    sent += 1
+                    await self._send(platform, sync, held, sent, False, total, behind)
+                held, behind = page, []
+        if held is not None:
+            await self._send(platform, sync, held, sent + 1, True, total, behind)
 
-    async def _batch(
-        self, platform: Platform, destination: Destination, sync: Sync, batch: Batch
-    ) -> None:
+    async def _read(
+        self,
+        platform: Platform,
+        destination: Destination,
+        sync: Sync,
+        change: Change,
+        number: int,
+        after: str,
+    ) -> _Page | None:
+        """The next page of staged rows, identified (or found already recorded)."""
         ws, dest = sync.workspace_id, sync.destination_id
-        args = (self.db, ws, dest, sync.sync_id, batch.change, batch.seq)
-        recorded = await asyncio.to_thread(ledger.marked, *args)
-        if recorded:  # it landed before a crash; only its record is missing
-            await self._record(sync, batch, recorded, Answer(), Counter())
-            return
-        sendable, skipped = await self._identify(platform, destination, batch)
-        answer = Answer()
-        if sendable:
-            answer = await deliver(platform, _with_rows(batch, sendable), self.policy)
-        acked = _acknowledged(sendable, answer)
-        await asyncio.to_thread(ledger.mark, *args, acked)
-        self.checkpoint(f"marked:{batch.change}:{batch.seq}")
-        await self._record(sync, batch, len(sendable), answer, skipped)
-        kind = platform.type
+        rows = await asyncio.to_thread(
+            ledger.page,
+            self.db,
+            ws,
+            dest,
+            sync.sync_id,
+            sync.attempt,
+            change,
+            after,
+            platform.limit,
+        )
+        if not rows:
+            return None
+        recorded = await asyncio.to_thread(
+            ledger.marked, self.db, ws, dest, sync.sync_id, change, number
+        )
+        if recorded:
+            return _Page(change, number, tuple(rows), [], Counter(), recorded)
+        sendable, skipped = await self._identify(platform, destination, change, rows)
+        return _Page(change, number, tuple(rows), sendable, skipped)
+
+    async def _send(
+        self,
+        platform: Platform,
+        sync: Sync,
+        page: _Page,
+        seq: int,
+        last: bool,
+        total: int,
+        behind: list[_Page],
+    ) -> None:
+        """Deliver a page as the platform's batch `seq`, record what landed, then record
+        the pages behind it that had nobody to send."""
+        batch = Batch(
+            sync.audience_id,
+            sync.run_id,
+            sync.sync_id,
+            page.change,
+            seq,
+            last,
+            total,
+            sync.refreshed_at or sync.requested_at,
+            tuple(page.sendable),
+        )
+        answer = await deliver(platform, batch, self.policy)
+        ws, dest = sync.workspace_id, sync.destination_id
+        acked = _acknowledged(page.sendable, answer)
+        await asyncio.to_thread(
+            ledger.mark, self.db, ws, dest, sync.sync_id, page.change, page.number, acked
+        )
+        self.checkpoint(f"marked:{page.change}:{page.number}")
+        await self._record(platform, sync, page, len(page.sendable), answer)
         rejected = len(answer.rejected) + answer.unattributed
-        accepted = max(len(sendable) - rejected, 0)
-        metrics.DESTINATION_ROWS.labels(kind, batch.change, "accepted").inc(accepted)
-        metrics.DESTINATION_ROWS.labels(kind, batch.change, "rejected").inc(rejected)
-        metrics.DESTINATION_ROWS.labels(kind, batch.change, "skipped").inc(skipped.total())
+        accepted = max(len(page.sendable) - rejected, 0)
+        metrics.DESTINATION_ROWS.labels(platform.type, page.change, "accepted").inc(accepted)
+        metrics.DESTINATION_ROWS.labels(platform.type, page.change, "rejected").inc(rejected)
+        for skipped in behind:
+            await self._record(platform, sync, skipped, 0, Answer())
 
     async def _identify(
-        self, platform: Platform, destination: Destination, batch: Batch
+        self, platform: Platform, destination: Destination, change: Change, staged: list[Row]
     ) -> tuple[list[Row], Counter[str]]:
-        """The batch's rows with their hashed identifiers, and the reasons for the people
+        """The page's rows with their hashed identifiers, and the reasons for the people
         who have none (a webhook takes them anyway: it is keyed by person id)."""
         skipped: Counter[str] = Counter()
         webhook = platform.type == "webhook"
-        if batch.change == "remove":
-            for row in batch.rows:
+        if change == "remove":
+            for row in staged:
                 if not (webhook or row.email_sha256 or row.phone_sha256):
                     skipped[NOT_SENT_BEFORE] += 1
-            return [r for r in batch.rows if webhook or r.email_sha256 or r.phone_sha256], skipped
-        ids = [row.person_id for row in batch.rows]
+            return [r for r in staged if webhook or r.email_sha256 or r.phone_sha256], skipped
+        ids = [row.person_id for row in staged]
         found = await asyncio.to_thread(
             people.properties_of, self.db, destination.workspace_id, ids, PROPERTY_KEYS
         )
@@ -216,10 +280,12 @@ class Syncer:
         return rows, skipped
 
     async def _record(
-        self, sync: Sync, batch: Batch, sent: int, answer: Answer, skipped: Counter[str]
+        self, platform: Platform, sync: Sync, page: _Page, sent: int, answer: Answer
     ) -> None:
+        """Record a page in the ledger: what was sent of it, what the platform said, who
+        was skipped and why. Written last, so that a resume carries on after it."""
         sample = [
-            {"person_id": person, "change": batch.change, "reason": reason}
+            {"person_id": person, "change": page.change, "reason": reason}
             for person, reason in answer.rejected.items()
         ]
         if answer.unattributed:
@@ -228,22 +294,25 @@ class Syncer:
                 f"{answer.unattributed}{more} entries rejected without being named: which rows"
                 " landed is unknown, so all of this batch's are offered again at the next sync"
             )
-            sample.append({"person_id": "", "change": batch.change, "reason": reason})
+            sample.append({"person_id": "", "change": page.change, "reason": reason})
         rejected = len(answer.rejected) + answer.unattributed
         landed = Landed(
-            batch.change,
-            batch.seq,
-            batch.rows[-1].person_id,
+            page.change,
+            page.number,
+            page.rows[-1].person_id,
             sent,
             max(sent - rejected, 0),
             rejected,
-            skipped.total(),
-            dict(skipped),
+            page.skipped.total(),
+            dict(page.skipped),
             sample[: syncs.SAMPLE_LIMIT],
             utcnow(),
         )
         ws, dest = sync.workspace_id, sync.destination_id
         await asyncio.to_thread(syncs.record_batch, self.db, ws, dest, sync.sync_id, landed)
+        count = page.skipped.total()
+        metrics.DESTINATION_ROWS.labels(platform.type, page.change, "skipped").inc(count)
+        self.checkpoint(f"{page.change}:{page.number}")
 
     async def _finish(self, destination: Destination, sync: Sync, error: str = "") -> Sync:
         landed = await asyncio.to_thread(
@@ -281,10 +350,6 @@ def _acknowledged(sent: list[Row], answer: Answer) -> list[Row]:
     if answer.unattributed:
         return []
     return [row for row in sent if row.person_id not in answer.rejected]
-
-
-def _with_rows(batch: Batch, rows: list[Row]) -> Batch:
-    return replace(batch, rows=tuple(rows))
 
 
 def _observe(platform: str, sync: Sync) -> None:

@@ -12,7 +12,8 @@ from .server import FakePlatform, Refused, Reply, hashes
 
 
 class MetaFake(FakePlatform):
-    """`/{version}/{audience}/users`: POST adds, DELETE removes; sessions checked."""
+    """`/{version}/{audience}/users`: POST adds, DELETE removes; sessions checked: from
+    batch_seq 1, contiguous, closed by exactly one last_batch_flag."""
 
     KEYS = frozenset(
         [
@@ -100,6 +101,8 @@ class MetaFake(FakePlatform):
         return session
 
     def apply(self, request: Any) -> Reply:
+        """Sessions: each starts at batch_seq 1, goes on 2, 3, … without a gap or a repeat,
+        and ends with exactly one batch flagged last (checked at `finish`)."""
         method, audience, rows, session = request
         key = (audience, method, session["session_id"])
         if key in self.closed or session["batch_seq"] != len(self.sessions[key]) + 1:
@@ -124,6 +127,11 @@ class MetaFake(FakePlatform):
             "invalid_entry_samples": {next(v for v in row if v in self.invalid): "bad hash"
                                       for row in named},
         })  # fmt: skip
+
+    def finish(self) -> None:
+        for key, seqs in self.sessions.items():
+            if key not in self.closed:
+                self.violations.append(f"session {key}: {seqs} never had a last_batch_flag")
 
 
 class GoogleFake(FakePlatform):

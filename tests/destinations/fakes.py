@@ -3,8 +3,10 @@ that check every request against the platform's contract (destinations.md) and c
 to fail in every way the real ones do.
 
 A request that breaks the contract is recorded in `violations` and answered 400, so a test
-sees it both ways. `script(...)` queues replies (a status, a body, headers, a delay longer
-than the client's timeout) for the next requests; requests are still checked first.
+sees it both ways; what a whole exchange owes (a Meta session closed by its last batch) is
+checked when the fake stops, and a fake that recorded any violation fails the test there.
+`script(...)` queues replies (a status, a body, headers, a delay longer than the client's
+timeout) for the next requests; requests are still checked first.
 Each fake also keeps what the platform would hold (the audience's members) and counts how
 often each batch was accepted, so that a batch landing twice is a violation too.
 """

@@ -85,9 +85,16 @@ class FakePlatform:
         self.thread.start()
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
         self.server.shutdown()
         self.server.server_close()
+        with self.lock:
+            self.finish()
+        if kind is None and self.violations:  # a test that broke the contract fails
+            raise AssertionError(f"{type(self).__name__} contract violations: {self.violations}")
+
+    def finish(self) -> None:
+        """Checks of what a whole exchange owes (a fake may add violations)."""
 
     def script(self, *replies: Reply) -> None:
         with self.lock:

@@ -3,8 +3,9 @@
 
 Each batch sends up to 10,000 people in the multi-key schema `["EMAIL", "PHONE"]`, one row
 per person with "" for an unknown key, and a `session` that ties the batches of one change
-of one sync together: a `session_id` derived from the sync, `batch_seq` from 1,
-`last_batch_flag` on the last one, and the change's total as `estimated_num_total`. The
+of one sync together: a `session_id` derived from the sync, `batch_seq` counting the
+batches sent from 1 (a page with nobody to send is no batch), `last_batch_flag` on the last
+one sent, and the change's total as `estimated_num_total`. The
 token goes in the `Authorization` header, never in a URL. Meta's answer counts invalid
 entries and samples some of them; sampled rows are rejected by person, the rest counted.
 Error codes follow Meta's own list of what to retry and what not, looked up in both

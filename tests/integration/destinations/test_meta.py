@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from gurulu.destinations.identifiers import sha256_hex
+from gurulu.destinations.platforms.meta import Meta
 from gurulu.destinations.service import DestinationsConfig
 from tests.destinations.fakes import MetaFake, Reply
 from tests.integration.destinations.conftest import harness
@@ -198,3 +201,54 @@ async def test_rejections_meta_does_not_name_leave_the_whole_batch_to_be_offered
     )  # fmt: skip
     assert [b["rows"] for b in fake.batches] == [4, 4]
     assert len(fake.members["2385"]) == 4 and fake.violations == []
+
+
+def _pages_with_nobody_to_send(h) -> None:  # type: ignore[no-untyped-def]
+    """20 people in pages of 4 (Meta's limit lowered for the test): pages 1, 3 and 5
+    hold nobody with an identifier, pages 2 and 4 are sent."""
+    for first in (0, 8, 16):
+        h.people(first, 4, email="")
+    for first in (4, 12):
+        h.people(first, 4)
+
+
+@pytest.mark.parametrize("crash_at", [None, "add:1", "add:2", "add:3", "marked:add:4"])
+async def test_pages_with_nobody_to_send_leave_the_session_contiguous_and_closed(
+    db, redis, redis_url, tmp_path, monkeypatch, crash_at
+):
+    monkeypatch.setattr(Meta, "limit", 4)
+    crashes = []
+
+    def crash(step: str) -> None:
+        if step == crash_at and not crashes:
+            crashes.append(step)
+            raise ConnectionError(f"destinations process lost at {step}")
+
+    async with harness(db, redis_url, tmp_path, crash) as h:
+        _pages_with_nobody_to_send(h)
+        await h.refresh()
+        with MetaFake() as fake:
+            made = await h.connect("meta_custom_audience", meta(fake))
+            [sync] = await h.synced(made["id"])
+    assert crashes == ([crash_at] if crash_at else [])
+    assert [
+        (b["method"], b["rows"], b["batch_seq"], b["last_batch_flag"]) for b in fake.batches
+    ] == [("POST", 4, 1, False), ("POST", 4, 2, True)]
+    assert {b["estimated_num_total"] for b in fake.batches} == {20}
+    assert (sync.status, sync.added, sync.skipped, sync.batches) == ("succeeded", 8, 12, 5)
+    assert fake.violations == [] and len(fake.members["2385"]) == 8
+
+
+async def test_a_change_whose_last_sendable_page_is_its_first_closes_the_session(
+    db, redis, redis_url, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(Meta, "limit", 4)
+    async with harness(db, redis_url, tmp_path) as h:
+        h.people(0, 4)
+        h.people(4, 8, email="")
+        await h.refresh()
+        with MetaFake() as fake:
+            made = await h.connect("meta_custom_audience", meta(fake))
+            [sync] = await h.synced(made["id"])
+    assert [(b["batch_seq"], b["last_batch_flag"]) for b in fake.batches] == [(1, True)]
+    assert (sync.status, sync.added, sync.skipped, sync.batches) == ("succeeded", 4, 8, 3)
