@@ -92,6 +92,10 @@ def _no_checkpoint(step: str) -> None:
     return None
 
 
+def _no_report(run: Run) -> None:
+    return None
+
+
 def refresh(
     db: ClickHouse,
     workspace_id: str,
@@ -100,8 +104,11 @@ def refresh(
     *,
     clock: Clock = utcnow,
     checkpoint: Checkpoint = _no_checkpoint,
+    completed: Callable[[Run], None] = _no_report,
 ) -> Run:
     """Carry out run `run_id` of the audience; return the run as recorded at the end.
+    `completed` hears of each earlier run this one finished on its way (a staged run whose
+    evaluator died), so that it can be announced too.
 
     Transient store errors propagate (the caller retries the same run); a refresh that can
     never succeed is recorded as failed and returned."""
@@ -114,6 +121,7 @@ def refresh(
     latest = (found.latest_evaluated_at, found.latest_member_count)
     for earlier in found.unfinished:
         finished = _apply(db, earlier, clock, checkpoint)
+        completed(finished)
         latest = (finished.evaluated_at, finished.member_count)
     if not run.staged:
         try:

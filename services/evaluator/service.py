@@ -14,7 +14,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 import redis.asyncio as aioredis
 from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
@@ -33,6 +35,7 @@ from gurulu.common.messages import (
     REFRESH_STREAM,
     REFRESHED_STREAM,
     AudienceRefreshed,
+    RefreshReason,
     RefreshRequested,
 )
 from gurulu.common.store import runs
@@ -144,8 +147,9 @@ class Evaluator:
             await publish(self.broker, REFRESH_STREAM, request)
             await message.ack()
             return
+        earlier: list[Run] = []
         try:
-            run = await self._run(request, lock)
+            run = await self._run(request, lock, earlier.append)
         except NotFound:
             bound.warning("refresh.unknown_run")
             await message.ack()
@@ -157,7 +161,9 @@ class Evaluator:
         finally:
             with contextlib.suppress(Exception):
                 await lock.release()
-        await self._announce(request, run)
+        for finished in earlier:  # staged by an evaluator that died; finished by this one
+            await self._announce(finished)
+        await self._announce(run, request.reason)
         await message.ack()
         bound.info(
             "refresh.done",
@@ -168,7 +174,9 @@ class Evaluator:
             error=run.error or None,
         )
 
-    async def _run(self, request: RefreshRequested, lock: Lock) -> Run:
+    async def _run(
+        self, request: RefreshRequested, lock: Lock, completed: Callable[[Run], None]
+    ) -> Run:
         hold = _Hold(self.config.lock_ttl_seconds)
         keeper = asyncio.create_task(self._keep(lock, hold))
         started = time.perf_counter()
@@ -180,6 +188,7 @@ class Evaluator:
                 request.audience_id,
                 request.run_id,
                 checkpoint=hold.check,
+                completed=completed,
             )
         finally:
             keeper.cancel()
@@ -206,13 +215,16 @@ class Evaluator:
             blocking_timeout=self.config.lock_wait_seconds,
         )
 
-    async def _announce(self, request: RefreshRequested, run: Run) -> None:
+    async def _announce(self, run: Run, reason: RefreshReason | None = None) -> None:
+        """Announce a finished run; `reason` is the request's (a run's own record says the
+        same, unless the request is all that is left of it)."""
         outcome = "succeeded" if run.status == "succeeded" else "failed"
+        reason = reason or cast(RefreshReason, run.reason)
         event = AudienceRefreshed(
             workspace_id=run.workspace_id,
             audience_id=run.audience_id,
             run_id=run.run_id,
-            reason=request.reason,
+            reason=reason,
             status=outcome,
             requested_at=run.requested_at,
             evaluated_at=run.evaluated_at,
@@ -224,10 +236,10 @@ class Evaluator:
             error=run.error,
         )
         await publish(self.broker, REFRESHED_STREAM, event)
-        metrics.REFRESHES.labels(outcome, request.reason).inc()
+        metrics.REFRESHES.labels(outcome, reason).inc()
         if outcome == "succeeded" and run.finished_at is not None:
             lag = (run.finished_at - run.requested_at).total_seconds()
-            metrics.REFRESH_LAG.labels(request.reason).observe(max(lag, 0.0))
+            metrics.REFRESH_LAG.labels(reason).observe(max(lag, 0.0))
             metrics.REFRESH_ROWS_READ.observe(run.rows_read)
             metrics.MEMBERS_CHANGED.labels("joined").inc(run.joined_count)
             metrics.MEMBERS_CHANGED.labels("left").inc(run.left_count)
@@ -267,7 +279,7 @@ class Evaluator:
             )
             return
         if run is not None:
-            await self._announce(request, run)
+            await self._announce(run, request.reason)
 
     def _fail(self, request: RefreshRequested, error: str) -> Run | None:
         run = runs.get(self.db, request.workspace_id, request.audience_id, request.run_id)

@@ -8,6 +8,7 @@ import time
 from datetime import timedelta
 
 import orjson
+import pytest
 import redis as sync_redis
 from faststream.redis.parser.binary import BinaryMessageFormatV1
 
@@ -19,7 +20,7 @@ from gurulu.common.streams import publish
 from gurulu.evaluator.refresh import refresh
 from gurulu.evaluator.service import EvaluatorConfig
 from tests.integration.services.conftest import eventually, running
-from tests.support import audience, cohort, events, members, workspace
+from tests.support import audience, cohort, events, members, request, workspace
 
 
 def shop(db):
@@ -250,3 +251,33 @@ async def test_an_evaluator_whose_lock_ran_out_stops_before_writing_over_the_one
     assert (finished.status, finished.joined_count, finished.member_count) == ("succeeded", 3, 3)
     assert set(members(db, aud)) == {"ana", "bob", "cem"}
     assert {e["joined_count"] for e in await refreshed_events(redis)} == {3}
+
+
+async def test_a_staged_run_finished_by_the_next_one_is_announced_and_counted_on_its_day(
+    db, redis, redis_url
+):
+    ws = workspace(db)
+    events(db, ws, *[(p, "add_to_cart", utcnow() - timedelta(days=2)) for p in ("ana", "bob")])
+    aud = audience(db, ws, cohort(db, ws, "carted", "event:add_to_cart in last 7d"))
+    yesterday = utcnow() - timedelta(days=1)
+    staged = request(db, aud, at=yesterday)
+    with pytest.raises(ConnectionError):  # its evaluator died once the delta was staged
+        refresh(
+            db,
+            ws,
+            aud.audience_id,
+            staged.run_id,
+            clock=lambda: yesterday,
+            checkpoint=_raise_at("staged"),
+        )
+
+    async with running(db, redis_url) as services:
+        run = requests.queued(ws, aud.audience_id, "manual", utcnow())
+        await requests.request(db, services.broker, services.redis, [run])
+        await eventually(done(db, aud, run.run_id))
+        rows = await eventually(lambda: len(r := daily.rows(db, ws, aud.audience_id)) == 2 and r)
+    announced = {e["run_id"]: e for e in await refreshed_events(redis)}
+    assert announced[staged.run_id]["status"] == "succeeded"
+    assert announced[staged.run_id]["joined_count"] == 2
+    by_day = {r.snapshot_date: (r.member_count, r.joined_count) for r in rows}
+    assert by_day == {yesterday.date(): (2, 2), utcnow().date(): (2, 0)}
