@@ -73,18 +73,74 @@ async def ensure_groups(redis: aioredis.Redis, groups: Iterable[tuple[str, str]]
                 raise
 
 
+# Consumers are named per process (consumer_name), so every restart leaves its old ones in
+# the group. One that holds no entry and has been idle for an hour belongs to a process that
+# is gone: Redis 7.2+ counts idle time from a consumer's last read, and a live consumer
+# reads every second. Earlier versions count it from the last delivery, so a live consumer
+# with nothing to do for an hour goes too; that is harmless, as it holds nothing and Redis
+# makes it again when it next serves it an entry.
+DEAD_CONSUMER_IDLE_SECONDS = 3600.0
+PRUNE_EVERY_SECONDS = 60.0
+
+# Checked and deleted in one script: between a separate XINFO and XGROUP DELCONSUMER the
+# consumer could take an entry, and deleting it would drop that entry from the group's
+# pending list, where no other consumer could claim it.
+_PRUNE = """
+local removed = {}
+for _, consumer in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])) do
+  local info = {}
+  for i = 1, #consumer, 2 do info[consumer[i]] = consumer[i + 1] end
+  if info['pending'] == 0 and info['idle'] >= tonumber(ARGV[2]) then
+    redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], info['name'])
+    removed[#removed + 1] = info['name']
+  end
+end
+return removed
+"""
+
+
+async def prune_consumers(
+    redis: aioredis.Redis,
+    groups: Iterable[tuple[str, str]],
+    idle_seconds: float = DEAD_CONSUMER_IDLE_SECONDS,
+) -> list[tuple[str, str, str]]:
+    """Delete the consumers of `groups` idle for `idle_seconds` with no pending entry;
+    never one with pending entries. Returns (stream, group, consumer) of those deleted."""
+    removed = []
+    for stream, group in groups:
+        try:
+            names = await redis.eval(_PRUNE, 1, stream, group, int(idle_seconds * 1000))
+        except ResponseError as error:
+            if "NOGROUP" in str(error) or "no such key" in str(error):
+                continue  # the group is gone: ensure_groups makes it again
+            raise
+        for name in names:
+            consumer = name.decode() if isinstance(name, bytes) else str(name)
+            log.info("streams.consumer_removed", stream=stream, group=group, consumer=consumer)
+            removed.append((stream, group, consumer))
+    return removed
+
+
 async def keep_groups(
     redis: aioredis.Redis,
     groups: Iterable[tuple[str, str]],
     stop: asyncio.Event,
     every_seconds: float = 2.0,
+    consumer_idle_seconds: float = DEAD_CONSUMER_IDLE_SECONDS,
+    prune_every_seconds: float = PRUNE_EVERY_SECONDS,
 ) -> None:
-    """Keep the consumer groups in place for as long as the process runs; the ticker's
-    sweep re-sends whatever was in flight when they vanished."""
+    """Keep the consumer groups in place for as long as the process runs (the ticker's
+    sweep re-sends whatever was in flight when they vanished), and rid them of the
+    consumers of processes that are gone."""
     groups = list(groups)
+    loop = asyncio.get_running_loop()
+    pruned_at = loop.time()
     while not stop.is_set():
         try:
             await ensure_groups(redis, groups)
+            if loop.time() - pruned_at >= prune_every_seconds:
+                pruned_at = loop.time()
+                await prune_consumers(redis, groups, consumer_idle_seconds)
         except Exception as error:  # Redis away for a moment: try again next round
             log.warning("streams.group_check_failed", error=str(error))
         with contextlib.suppress(TimeoutError):

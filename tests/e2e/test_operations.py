@@ -1,8 +1,10 @@
 """What operators see: metrics that move with real refreshes, JSON logs carrying the ids,
-request ids echoed in a header, and readiness that follows the stores."""
+request ids echoed in a header, readiness that follows the stores, and consumer groups rid
+of the consumers of processes that are gone."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -12,8 +14,14 @@ import time
 
 import httpx
 import pytest
+import redis as redis_sync
+import redis.asyncio as aioredis
 from prometheus_client.parser import text_string_to_metric_families
 
+from gurulu.common import metrics, monitor
+from gurulu.common import redis as redis_support
+from gurulu.common.messages import EVALUATOR_GROUP, REFRESH_STREAM
+from gurulu.common.streams import ensure_groups, keep_groups, prune_consumers
 from tests.e2e.conftest import free_port, start_system, stop_system
 from tests.e2e.test_smoke import wait_for
 
@@ -129,7 +137,9 @@ def own_redis(tmp_path):
         [binary, "--port", str(port), "--save", "", "--appendonly", "no", "--dir", str(tmp_path)],
         stdout=subprocess.DEVNULL,
     )
-    yield f"redis://127.0.0.1:{port}/0", process
+    url = f"redis://127.0.0.1:{port}/0"
+    wait_for(lambda: _pings(url), timeout=10, every=0.05)
+    yield url, process
     process.kill()
     process.wait()
 
@@ -178,8 +188,102 @@ def test_a_service_without_the_api_serves_health_and_metrics_on_its_own_port(tmp
         assert process.wait(timeout=60) == 0
 
 
+def _pings(url: str) -> bool:
+    client = redis_sync.Redis.from_url(url)
+    try:
+        return bool(client.ping())
+    except redis_sync.ConnectionError:
+        return False
+    finally:
+        client.close()
+
+
 def _get(url: str) -> httpx.Response | None:
     try:
         return httpx.get(url, timeout=5)
     except httpx.HTTPError:
         return None
+
+
+async def test_consumers_of_gone_processes_are_removed_unless_they_hold_entries(own_redis):
+    url, _ = own_redis
+    stream, group = REFRESH_STREAM, EVALUATOR_GROUP
+    client = redis_support.client(url)
+    stop = asyncio.Event()
+    tasks: list[asyncio.Task] = []
+    try:
+        await ensure_groups(client, [(stream, group)])
+        await client.xadd(stream, {"n": "0"})
+        # One process died holding an entry, another with nothing in hand.
+        await client.xreadgroup(group, "evaluator-host-101-0", {stream: ">"}, count=1)
+        await client.xgroup_createconsumer(stream, group, "evaluator-host-102-0")
+        # A live one, with refreshes to do.
+        tasks.append(asyncio.create_task(work(client, stream, group, "evaluator-host-103-0")))
+        await asyncio.sleep(1)
+        assert await consumer_names(client, stream, group) == {
+            "evaluator-host-101-0", "evaluator-host-102-0", "evaluator-host-103-0"
+        }  # fmt: skip
+        tasks.append(asyncio.create_task(
+            keep_groups(client, [(stream, group)], stop, every_seconds=0.1,
+                        consumer_idle_seconds=0.8, prune_every_seconds=0.2)
+        ))  # fmt: skip
+        deadline = time.monotonic() + 10
+        while len(await consumer_names(client, stream, group)) == 3:
+            assert time.monotonic() < deadline, "the gone consumer was never removed"
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(2)  # and over several more rounds, nothing else goes
+        assert await consumer_names(client, stream, group) == {
+            "evaluator-host-101-0", "evaluator-host-103-0"
+        }  # fmt: skip
+        # The entry held by the dead consumer is still pending, there to be claimed.
+        [held] = await client.xpending_range(stream, group, min="-", max="+", count=10)
+        assert held["consumer"] == b"evaluator-host-101-0"
+        await monitor.sample(client, [(stream, group)])
+        assert metrics.STREAM_CONSUMERS.labels(stream, group)._value.get() == 2
+        assert metrics.STREAM_PENDING.labels(stream, group)._value.get() == 1
+    finally:
+        stop.set()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await client.aclose()
+
+
+async def test_a_quiet_consumer_removed_while_it_waits_still_gets_the_next_entry(own_redis):
+    """Redis before 7.2 counts a consumer idle from its last delivery, not its last read,
+    so a live consumer with nothing to do for an hour is removed too: harmless, as Redis
+    makes it again when it is next served."""
+    url, _ = own_redis
+    stream, group = REFRESH_STREAM, EVALUATOR_GROUP
+    client = redis_support.client(url)
+    try:
+        await ensure_groups(client, [(stream, group)])
+        await client.xgroup_createconsumer(stream, group, "evaluator-host-104-0")
+        waiting = asyncio.create_task(
+            client.xreadgroup(group, "evaluator-host-104-0", {stream: ">"}, count=1, block=10_000)
+        )
+        await asyncio.sleep(1)
+        removed = await prune_consumers(client, [(stream, group)], idle_seconds=0.5)
+        if removed:  # Redis < 7.2
+            assert removed == [(stream, group, "evaluator-host-104-0")]
+        entry_id = await client.xadd(stream, {"n": "1"})
+        [(_, [(got, _)])] = await asyncio.wait_for(waiting, timeout=10)
+        assert got == entry_id
+        [pending] = await client.xpending_range(stream, group, min="-", max="+", count=10)
+        assert pending["consumer"] == b"evaluator-host-104-0"
+    finally:
+        await client.aclose()
+
+
+async def consumer_names(client: aioredis.Redis, stream: str, group: str) -> set[str]:
+    return {c["name"].decode() for c in await client.xinfo_consumers(stream, group)}
+
+
+async def work(client: aioredis.Redis, stream: str, group: str, consumer: str) -> None:
+    """A busy consumer: an entry every 0.1 s, read and acknowledged."""
+    while True:
+        await client.xadd(stream, {"n": "more"})
+        read = await client.xreadgroup(group, consumer, {stream: ">"}, count=10, block=100)
+        for _, found in read or []:
+            await client.xack(stream, group, *[entry_id for entry_id, _ in found])
+        await asyncio.sleep(0.1)
