@@ -1,6 +1,6 @@
-"""What operators see: metrics that move with real refreshes, JSON logs carrying the ids,
-request ids echoed in a header, readiness that follows the stores, and consumer groups rid
-of the consumers of processes that are gone."""
+"""What operators see: metrics that move with real refreshes, ticks, dead letters and
+backlogs, JSON logs carrying the ids, request ids echoed in a header, readiness that follows
+the stores, and consumer groups rid of the consumers of processes that are gone."""
 
 from __future__ import annotations
 
@@ -11,17 +11,24 @@ import shutil
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 
 import httpx
 import pytest
 import redis as redis_sync
 import redis.asyncio as aioredis
+from faststream.redis import RedisBroker
 from prometheus_client.parser import text_string_to_metric_families
 
 from gurulu.common import metrics, monitor
 from gurulu.common import redis as redis_support
-from gurulu.common.messages import EVALUATOR_GROUP, REFRESH_STREAM
-from gurulu.common.streams import ensure_groups, keep_groups, prune_consumers
+from gurulu.common.messages import (
+    DEAD_LETTER_STREAM,
+    EVALUATOR_GROUP,
+    REFRESH_STREAM,
+    RefreshRequested,
+)
+from gurulu.common.streams import ensure_groups, keep_groups, prune_consumers, publish
 from tests.e2e.conftest import free_port, start_system, stop_system
 from tests.e2e.test_smoke import wait_for
 
@@ -203,6 +210,135 @@ def _get(url: str) -> httpx.Response | None:
         return httpx.get(url, timeout=5)
     except httpx.HTTPError:
         return None
+
+
+def test_ticks_are_counted_with_the_audiences_each_one_asked_for(tmp_path):
+    system = start_system(tmp_path / "data", tick_seconds=2)
+    try:
+        _, key = system.workspace()
+        first = wait_for(lambda: (s := scrape(system.url)) and value(s, "gurulu_ticks_total") and s)
+        assert value(first, "gurulu_tick_audiences_sum") == 0  # no audience yet
+        with system.client(key) as api:
+            api.post("/v1/events", json={"events": [{"event": "visit", "person_id": "a"}]})
+            api.post("/v1/cohorts", json={"name": "v", "rules": ["event:visit"]})
+            api.post("/v1/audiences", json={"name": "v", "source_cohort_id": "v"})
+        later = wait_for(
+            lambda: (s := scrape(system.url)) and value(s, "gurulu_tick_audiences_sum") >= 2 and s
+        )
+    finally:
+        stop_system(system)
+    ticks = value(later, "gurulu_ticks_total")
+    assert ticks > value(first, "gurulu_ticks_total")
+    # One observation per tick; the ticks since the audience was made asked for it alone.
+    assert value(later, "gurulu_tick_audiences_count") == ticks
+    empty = value(later, "gurulu_tick_audiences_bucket", le="0.0")
+    assert value(later, "gurulu_tick_audiences_sum") == ticks - empty
+
+
+def test_a_refresh_delivered_too_often_is_dead_lettered_and_counted(tmp_path, own_redis):
+    url, _ = own_redis
+    request = RefreshRequested(
+        workspace_id="ws_gone", audience_id="aud_gone", run_id="run_gone",
+        reason="manual", requested_at=datetime.now(UTC),
+    )  # fmt: skip
+    # Before the system starts: a consumer that died after the message's fifth delivery.
+    asyncio.run(deliver_to_a_consumer_that_dies(url, request, deliveries=5))
+    system = start_system(
+        tmp_path / "data", extra_env={"GURULU_REDIS_URL": url, "GURULU_CLAIM_IDLE_SECONDS": "1"}
+    )
+    try:
+        dead = wait_for(
+            lambda: (
+                (s := scrape(system.url))
+                and value(s, "gurulu_dead_letters_total", stream=REFRESH_STREAM)
+                and s
+            )
+        )
+        parked = asyncio.run(entries(url, DEAD_LETTER_STREAM))
+    finally:
+        stop_system(system)
+    assert value(dead, "gurulu_dead_letters_total", stream=REFRESH_STREAM) == 1
+    [(_, fields)] = parked
+    assert json.loads(fields[b"message"])["run_id"] == "run_gone"
+    assert fields[b"deliveries"] == b"6"
+
+
+async def deliver_to_a_consumer_that_dies(url: str, request, deliveries: int) -> None:
+    client = redis_support.client(url)
+    broker = RedisBroker(url, logger=None)
+    try:
+        await ensure_groups(client, [(REFRESH_STREAM, EVALUATOR_GROUP)])
+        await broker.connect()
+        await publish(broker, REFRESH_STREAM, request)
+        read = await client.xreadgroup(EVALUATOR_GROUP, "gone", {REFRESH_STREAM: ">"}, count=1)
+        [(_, [(entry_id, _)])] = read
+        for _ in range(deliveries - 1):
+            await client.xclaim(REFRESH_STREAM, EVALUATOR_GROUP, "gone", 0, [entry_id])
+    finally:
+        await broker.stop()
+        await client.aclose()
+
+
+async def entries(url: str, stream: str) -> list:
+    client = redis_support.client(url)
+    try:
+        return await client.xrange(stream)
+    finally:
+        await client.aclose()
+
+
+def test_the_backlog_and_pending_entries_of_a_group_follow_its_stream(tmp_path, own_redis):
+    """A ticker alone consumes nothing, and like every process samples every group."""
+    url, _ = own_redis
+    port = free_port()
+    env = {**os.environ, "GURULU_DATA_DIR": str(tmp_path / "data"),
+           "GURULU_METRICS_PORT": str(port), "GURULU_REDIS_URL": url}  # fmt: skip
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gurulu.cli.main", "serve", "ticker"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    metrics_url = f"http://127.0.0.1:{port}"
+    group = {"stream": REFRESH_STREAM, "group": EVALUATOR_GROUP}
+
+    def sampled(backlog: int, pending: int):
+        def check():
+            s = _get(f"{metrics_url}/metrics") and scrape(metrics_url)
+            return (
+                s
+                and value(s, "gurulu_stream_backlog", **group) == backlog
+                and value(s, "gurulu_stream_pending", **group) == pending
+                and s
+            )
+
+        return wait_for(check, timeout=60)
+
+    try:
+        asyncio.run(add_entries(url, 3))
+        sampled(backlog=3, pending=0)
+        asyncio.run(read_entries(url, 2))
+        after = sampled(backlog=1, pending=2)
+        assert value(after, "gurulu_stream_length", stream=REFRESH_STREAM) == 3
+    finally:
+        process.terminate()
+        assert process.wait(timeout=60) == 0
+
+
+async def add_entries(url: str, count: int) -> None:
+    client = redis_support.client(url)
+    try:
+        await ensure_groups(client, [(REFRESH_STREAM, EVALUATOR_GROUP)])
+        for n in range(count):
+            await client.xadd(REFRESH_STREAM, {"n": str(n)})
+    finally:
+        await client.aclose()
+
+
+async def read_entries(url: str, count: int) -> None:
+    client = redis_support.client(url)
+    try:
+        await client.xreadgroup(EVALUATOR_GROUP, "reader", {REFRESH_STREAM: ">"}, count=count)
+    finally:
+        await client.aclose()
 
 
 async def test_consumers_of_gone_processes_are_removed_unless_they_hold_entries(own_redis):
