@@ -18,12 +18,20 @@
 
 A sync resumed after a crash skips the batches recorded as landed and carries on with the
 same batch numbers (and so the same `webhook-id`s and Meta `batch_seq`s: the count of
-recorded batches that sent anybody). A batch whose
-people were recorded but whose record was not (a crash between the two writes) is
-recognised by its people and not sent again. Rejected and skipped people are not recorded
-as acknowledged, so the next sync offers them again; when a platform counts rejections it
-does not name (Meta samples only some), none of that batch's people is recorded, its
-accepted count is what was sent less every rejection, and its rejected sample says so.
+recorded batches that sent anybody). A batch whose people were recorded but whose record
+was not (a crash between the two writes) is recognised by its people and not sent again.
+
+The writes after a platform accepted a batch (its people, then its record) are retried in
+place with backoff (`StoreRetry`), so a transient store error there does not make the batch
+be sent again. What remains is inherent: a process that dies after the platform answered
+and before those writes land sends that batch again when the sync resumes. It goes with the
+same batch number, so the same `webhook-id` (a receiver can recognise it) and the same Meta
+`session_id`/`batch_seq`; adds and removes are idempotent at Meta and Google.
+
+Rejected and skipped people are not recorded as acknowledged, so the next sync offers them
+again; when a platform counts rejections it does not name (Meta samples only some), none of
+that batch's people is recorded, its accepted count is what was sent less every rejection,
+and its rejected sample says so.
 """
 
 from __future__ import annotations
@@ -32,10 +40,12 @@ import asyncio
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import httpx
+from tenacity import AsyncRetrying, RetryCallState, stop_after_attempt, wait_random_exponential
 
-from gurulu.common import metrics
+from gurulu.common import logs, metrics
 from gurulu.common.clickhouse import ClickHouse
 from gurulu.common.clock import utcnow
 from gurulu.common.crypto import CannotDecrypt, Vault
@@ -59,12 +69,24 @@ from .platforms.base import (
 )
 
 Checkpoint = Callable[[str], None]
+T = TypeVar("T")
+log = logs.get("gurulu.destinations")
 CHANGES: tuple[Change, ...] = ("add", "remove")
 NOT_SENT_BEFORE = "no identifier was sent when they were added"
 
 
 def _no_checkpoint(step: str) -> None:
     return None
+
+
+@dataclass(frozen=True)
+class StoreRetry:
+    """How the store writes after a platform accepted a batch are retried before the sync
+    gives up (and, resumed later, sends the batch again)."""
+
+    attempts: int = 6
+    backoff_seconds: float = 0.25
+    max_wait_seconds: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -94,12 +116,14 @@ class Syncer:
         vault: Vault,
         policy: DeliveryPolicy | None = None,
         checkpoint: Checkpoint = _no_checkpoint,
+        store_retry: StoreRetry | None = None,
     ) -> None:
         self.db = db
         self.http = http
         self.vault = vault
         self.policy = policy or DeliveryPolicy()
         self.checkpoint = checkpoint
+        self.store_retry = store_retry or StoreRetry()
 
     async def run(self, destination: Destination, sync: Sync) -> Outcome:
         """Carry out the sync; store errors propagate (the caller retries the same sync)."""
@@ -239,7 +263,7 @@ class Syncer:
         answer = await deliver(platform, batch, self.policy)
         ws, dest = sync.workspace_id, sync.destination_id
         acked = _acknowledged(page.sendable, answer)
-        await asyncio.to_thread(
+        await self._after_delivery(
             ledger.mark, self.db, ws, dest, sync.sync_id, page.change, page.number, acked
         )
         self.checkpoint(f"marked:{page.change}:{page.number}")
@@ -309,10 +333,37 @@ class Syncer:
             utcnow(),
         )
         ws, dest = sync.workspace_id, sync.destination_id
-        await asyncio.to_thread(syncs.record_batch, self.db, ws, dest, sync.sync_id, landed)
+        await self._after_delivery(syncs.record_batch, self.db, ws, dest, sync.sync_id, landed)
         count = page.skipped.total()
         metrics.DESTINATION_ROWS.labels(platform.type, page.change, "skipped").inc(count)
         self.checkpoint(f"{page.change}:{page.number}")
+
+    async def _after_delivery(self, write: Callable[..., T], *args: Any) -> T:
+        """A ledger write that must land once a platform accepted a batch: retried with
+        backoff and jitter, so that a transient store error does not cause a resend."""
+        retry = self.store_retry
+
+        def warn(state: RetryCallState) -> None:
+            error = state.outcome.exception() if state.outcome else None
+            log.warning(
+                "ledger write failed after delivery; retrying",
+                write=getattr(write, "__name__", "write"),
+                attempt=state.attempt_number,
+                error=type(error).__name__,
+            )
+
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(retry.attempts),
+            wait=wait_random_exponential(
+                multiplier=retry.backoff_seconds, max=retry.max_wait_seconds
+            ),
+            before_sleep=warn,
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                return await asyncio.to_thread(write, *args)
+        raise AssertionError("unreachable: tenacity re-raises the last failure")
 
     async def _finish(self, destination: Destination, sync: Sync, error: str = "") -> Sync:
         landed = await asyncio.to_thread(

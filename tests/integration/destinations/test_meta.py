@@ -8,6 +8,8 @@ import time
 
 import pytest
 
+from gurulu.common.store import syncs
+from gurulu.destinations import ledger
 from gurulu.destinations.identifiers import sha256_hex
 from gurulu.destinations.platforms.meta import Meta
 from gurulu.destinations.service import DestinationsConfig
@@ -252,3 +254,39 @@ async def test_a_change_whose_last_sendable_page_is_its_first_closes_the_session
             [sync] = await h.synced(made["id"])
     assert [(b["batch_seq"], b["last_batch_flag"]) for b in fake.batches] == [(1, True)]
     assert (sync.status, sync.added, sync.skipped, sync.batches) == ("succeeded", 4, 8, 3)
+
+
+@pytest.mark.parametrize("write", ["mark", "record_batch"])
+async def test_a_store_write_failing_once_after_meta_accepted_a_batch_does_not_resend_it(
+    db, redis, redis_url, tmp_path, monkeypatch, write
+):
+    """The ledger write after the platform's answer fails once (a transient store error):
+    it is retried in place, so the batch is not sent again."""
+    module = ledger if write == "mark" else syncs
+    real, failures = getattr(module, write), []
+
+    def fails_once(*args, **kwargs):  # type: ignore[no-untyped-def]
+        if not failures:
+            failures.append(write)
+            raise RuntimeError("Code: 209. DB::NetException: Timeout exceeded while writing")
+        return real(*args, **kwargs)
+
+    def found_half_recorded(*args, **kwargs):  # type: ignore[no-untyped-def]
+        count = real_marked(*args, **kwargs)
+        resumed.extend([count] if count else [])
+        return count
+
+    real_marked, resumed = ledger.marked, []
+    monkeypatch.setattr(module, write, fails_once)
+    monkeypatch.setattr(ledger, "marked", found_half_recorded)
+    async with harness(db, redis_url, tmp_path) as h:
+        h.people(0, 3)
+        await h.refresh()
+        with MetaFake() as fake:
+            made = await h.connect("meta_custom_audience", meta(fake))
+            [sync] = await h.synced(made["id"])
+    # Retried in place: the sync was not abandoned and resumed from a half-recorded batch.
+    assert failures == [write] and resumed == []
+    assert [(b["batch_seq"], b["rows"]) for b in fake.batches] == [(1, 3)]  # sent once
+    assert len(fake.requests) == 1 and fake.violations == []
+    assert (sync.status, sync.added, sync.batches, sync.attempt) == ("succeeded", 3, 1, 1)
