@@ -117,7 +117,7 @@ class MetaFake(FakePlatform):
         good = [row for row in rows if row not in bad]
         target = self.members[audience]
         target.update(good) if method == "POST" else target.difference_update(good)
-        self.batches.append({"method": method, "rows": len(rows), **session})
+        self.batches.append({"method": method, "rows": len(rows), "data": rows, **session})
         named = bad if self.sample_limit is None else bad[: self.sample_limit]
         return Reply(200, {
             "audience_id": audience,

@@ -84,3 +84,29 @@ async def test_bad_credentials_pause_the_destination(db, redis, redis_url, tmp_p
             shown = await h.paused(made["id"])
     assert sync.status == "failed" and "UNAUTHENTICATED" in sync.error
     assert shown["status"] == "paused" and "401" in shown["paused_reason"]
+
+
+async def test_more_than_10000_members_go_in_requests_of_10000_both_ways(
+    db, redis, redis_url, tmp_path
+):
+    async with harness(db, redis_url, tmp_path) as h:
+        h.people(0, 10_003)
+        await h.refresh()
+        with GoogleFake() as fake:
+            made = await h.connect("google_customer_match", google(fake))
+            [first] = await h.synced(made["id"], timeout=120)
+            assert len(fake.members[LIST]) == 10_003
+            h.people(0, 10_001, plan="silver")  # all but two leave
+            await h.refresh()
+            second = (await h.synced(made["id"], 2, timeout=120))[0]
+    assert [(b["verb"], b["members"]) for b in fake.batches] == [
+        ("ingest", 10_000),
+        ("ingest", 3),
+        ("remove", 10_000),
+        ("remove", 1),
+    ]
+    assert (first.status, first.added, first.batches) == ("succeeded", 10_003, 2)
+    assert (second.status, second.added, second.removed) == ("succeeded", 0, 10_001)
+    assert fake.members[LIST] == {
+        frozenset({sha256_hex(f"person.{i}@example.com")}) for i in (10_001, 10_002)
+    }

@@ -290,3 +290,33 @@ async def test_a_store_write_failing_once_after_meta_accepted_a_batch_does_not_r
     assert [(b["batch_seq"], b["rows"]) for b in fake.batches] == [(1, 3)]  # sent once
     assert len(fake.requests) == 1 and fake.violations == []
     assert (sync.status, sync.added, sync.batches, sync.attempt) == ("succeeded", 3, 1, 1)
+
+
+async def test_members_who_leave_are_removed_with_delete_in_a_session_of_their_own(
+    db, redis, redis_url, tmp_path
+):
+    async with harness(db, redis_url, tmp_path) as h:
+        h.people(0, 5)
+        h.people(5, 1, phone="+1 (650) 555-1212")
+        await h.refresh()
+        with MetaFake() as fake:
+            made = await h.connect("meta_custom_audience", meta(fake))
+            await h.synced(made["id"])
+            h.people(1, 2, plan="silver", email="changed@example.com")  # two leave
+            h.people(5, 1, plan="silver")  # and one with a phone
+            await h.refresh()
+            second = (await h.synced(made["id"], 2))[0]
+    [add, remove] = fake.batches
+    assert (add["method"], add["rows"]) == ("POST", 6)
+    # The remove sends exactly the identifiers that were added, though an email changed.
+    assert remove["method"] == "DELETE" and sorted(remove["data"]) == sorted(
+        [(email_hash(1), ""), (email_hash(2), ""), (email_hash(5), sha256_hex("16505551212"))]
+    )
+    assert (remove["batch_seq"], remove["last_batch_flag"], remove["estimated_num_total"]) == (
+        1, True, 3
+    )  # fmt: skip
+    assert remove["session_id"] != add["session_id"]
+    assert fake.members["2385"] == {(email_hash(i), "") for i in (0, 3, 4)}
+    assert (second.status, second.added, second.removed, second.to_remove) == (
+        "succeeded", 0, 3, 3
+    )  # fmt: skip
