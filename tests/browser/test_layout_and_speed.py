@@ -3,7 +3,7 @@ page of 100 audiences (bench/app_pages.py times it)."""
 
 from __future__ import annotations
 
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 
 from .conftest import Running
 from .support import assert_accessible, assert_fits, shot, sign_in
@@ -34,6 +34,26 @@ def test_every_page_is_readable_at_phone_width(page: Page, running: Running) -> 
         assert_fits(page)
         assert_accessible(page)
         shot(page, f"{name}-phone")
+
+
+def test_on_a_phone_the_preview_comes_before_the_save_button(page: Page, running: Running) -> None:
+    page.set_viewport_size(PHONE)
+    sign_in(page, running.url, running.demo_key)
+    page.goto(f"{running.url}/app/cohorts/new")
+    page.get_by_label("Event", exact=True).fill("add_to_cart")
+    expect(page.locator("[data-preview-count]")).not_to_have_text("—")
+
+    preview = page.locator("[data-preview]").bounding_box()
+    save = page.get_by_role("button", name="Save cohort").bounding_box()
+    rules = page.locator("[data-rule]").first.bounding_box()
+    assert preview and save and rules
+    assert rules["y"] < preview["y"] < save["y"]  # rules, then who they match, then save
+    page.get_by_role("button", name="Save cohort").scroll_into_view_if_needed()
+    in_view = page.evaluate(
+        "() => { const r = document.querySelector('[data-preview-count]').getBoundingClientRect();"
+        " return r.top >= 0 && r.bottom <= innerHeight; }"
+    )
+    assert in_view, "the count is off screen when the Save button is in view"
 
 
 def test_the_cohort_builder_screenshot(page: Page, running: Running) -> None:
