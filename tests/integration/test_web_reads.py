@@ -1,12 +1,18 @@
 """The store reads behind the web app's pages: recent joins and leaves (committed attempts
-only), the one-query-per-kind reads of a whole workspace's audiences, and the read of a
-session's workspace that refuses a session signed out of."""
+only), the one-query-per-kind reads of a whole workspace's audiences, the refresh interval
+as the pages say it, and the read of a session's workspace that refuses one signed out of."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
+from gurulu.api.context import ApiContext
+from gurulu.api.web import reads
+from gurulu.api.web.destination_form import Connect
+from gurulu.api.web.rendering import ENV
 from gurulu.common.clock import utcnow
+from gurulu.common.settings import Settings
 from gurulu.common.store import changes, daily, runs, web_sessions
 from gurulu.evaluator.refresh import refresh
 from gurulu.snapshotter.daily import fold
@@ -104,3 +110,24 @@ def test_a_session_signed_out_of_no_longer_names_its_workspace(db):
     assert web_sessions.signed_in_workspace(db, ws, "another").workspace_id == ws
     assert web_sessions.signed_in_workspace(db, workspace(db), "kept") is not None
     assert web_sessions.signed_in_workspace(db, "ws_gone", "another") is None
+
+
+def test_the_pages_say_how_often_audiences_refresh_as_it_is_set(db, tmp_path):
+    ws = workspace(db)
+    aud = audience(db, ws, cohort(db, ws, "all", "event:visit"))
+    settings = Settings(data_dir=tmp_path, tick_interval_seconds=15 * 60)
+    ctx = ApiContext(settings, db, redis=None, broker=None)  # type: ignore[arg-type]
+    listed = asyncio.run(reads.audience_list(ctx, ws))
+    detail = asyncio.run(reads.audience_detail(ctx, ws, aud.audience_id))
+    common = {"csrf_token": "t", "flash": None, "signed_in": True, "now": NOW, "workspace": None}
+
+    listing = ENV.get_template("audiences.html").render(
+        common, path="/app/audiences", listed=listed, form={}, form_error=None, form_field=None
+    )
+    page = ENV.get_template("audience.html").render(
+        common, path="/app/audiences/x", detail=detail, connect=Connect()
+    )
+    assert "refreshed every 15 minutes" in listing
+    assert '<option value="hourly" selected>Every 15 minutes</option>' in listing
+    assert "refreshes every 15 minutes" in page
+    assert "every hour" not in (listing + page).lower()

@@ -38,7 +38,7 @@ def test_durations_reasons_and_statuses_are_plain_words():
     assert format.duration(42) == "42 s"
     assert format.duration(125) == "2 min 5 s"
     assert format.duration(None) == "—"
-    assert format.reason("hourly_tick") == "Hourly"
+    assert format.reason("hourly_tick") == "Scheduled"  # the interval is a setting
     assert format.reason("manual") == "Refresh now"
     assert format.status("succeeded") == "Succeeded"
 
@@ -55,3 +55,15 @@ def test_run_errors_become_one_readable_sentence():
         "ClickHouse refused the query (see the details)."
     )
     assert format.plain_error("") == ""
+
+
+def test_how_often_is_said_in_the_largest_whole_unit():
+    assert format.every(3600) == "every hour"
+    assert format.every(900) == "every 15 minutes"
+    assert format.every(5400) == "every 90 minutes"
+    assert format.every(86400) == "every day"
+    assert format.every(2 * 86400) == "every 2 days"
+    assert format.every(7 * 86400) == "every week"
+    assert format.every(60) == "every minute"
+    assert format.every(45) == "every 45 seconds"
+    assert format.every(1) == "every second"

@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response, Streamin
 
 from .. import audiences, export
 from ..deps import ContextDep
-from . import reads
+from . import format, reads
 from .deps import Form, SignedIn, session_of
 from .destination_form import Connect
 from .rendering import SECURITY_HEADERS, acted, flash, fragment, page
@@ -80,7 +80,8 @@ async def set_status(
     async def act() -> str:
         await audiences.update(ctx, ws.workspace_id, audience_id, status=wanted)
         if wanted == "active":
-            return "Resumed. It refreshes again at the next hourly tick."
+            every = format.every(ctx.settings.tick_interval_seconds)
+            return f"Resumed. It refreshes again on its schedule, {every}."
         return "Paused. Its members stay as they are until you resume it."
 
     return await _act(request, audience_id, act)

@@ -14,7 +14,7 @@ from gurulu.common.clock import iso, utcnow
 
 _REASONS = {
     "created": "First refresh",
-    "hourly_tick": "Hourly",
+    "hourly_tick": "Scheduled",  # every GURULU_TICK_INTERVAL_SECONDS, an hour by default
     "manual": "Refresh now",
     "catch_up": "Catch-up",
 }
@@ -101,6 +101,18 @@ def _amount(seconds: float) -> str:
         return "1 day" if days == 1 else f"{days} days"
     months = round(days / 30)
     return f"{months} months" if months < 24 else f"{round(days / 365)} years"
+
+
+_UNITS = (("week", 7 * 86400), ("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1))
+
+
+def every(seconds: int) -> str:
+    """How often something recurs, in words: "every hour", "every 15 minutes"."""
+    for unit, size in _UNITS:
+        if seconds >= size and seconds % size == 0:
+            count = seconds // size
+            return f"every {unit}" if count == 1 else f"every {count} {unit}s"
+    return f"every {seconds} seconds"
 
 
 def iso_time(value: datetime | None) -> str:
@@ -208,6 +220,7 @@ FILTERS = {
     "signed": signed,
     "plural": plural,
     "ago": ago,
+    "every": every,
     "iso": iso_time,
     "exact": exact,
     "day": day,

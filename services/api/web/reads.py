@@ -74,6 +74,7 @@ class AudienceList:
     rows: list[AudienceRow]
     cohorts: list[Cohort]
     quota: Quota
+    refresh_seconds: int  # how often every active audience refreshes
 
     @property
     def busy(self) -> bool:
@@ -107,7 +108,7 @@ async def audience_list(ctx: ApiContext, workspace_id: str) -> AudienceList:
         )
         for a in found
     ]
-    return AudienceList(rows, cohort_list, plan)
+    return AudienceList(rows, cohort_list, plan, interval)
 
 
 @dataclass(frozen=True)
@@ -149,6 +150,7 @@ class AudienceDetail:
     joined: list[PersonChange]
     left: list[PersonChange]
     destinations: list[DestinationRow]
+    refresh_seconds: int
 
     @property
     def busy(self) -> bool:
@@ -189,6 +191,7 @@ async def audience_detail(
         [p for p in people if p.change == "joined"],
         [p for p in people if p.change == "left"],
         [destination_row(d, synced.get(d.destination_id), last) for d in connected],
+        interval,
     )
 
 
