@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import redis.asyncio as aioredis
 from faststream.redis import RedisBroker
+from prometheus_client import REGISTRY
 
 from gurulu.api.app import create_app
 from gurulu.api.context import ApiContext
@@ -139,6 +140,11 @@ class Harness:
             return finished if len(finished) >= count else None
 
         return await eventually(check, timeout=timeout)
+
+
+def metric(name: str, **labels: str) -> float:
+    """A sample of the process's metrics, as Prometheus would scrape it (0 if absent)."""
+    return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
 @asynccontextmanager

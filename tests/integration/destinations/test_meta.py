@@ -14,7 +14,7 @@ from gurulu.destinations.identifiers import sha256_hex
 from gurulu.destinations.platforms.meta import Meta
 from gurulu.destinations.service import DestinationsConfig
 from tests.destinations.fakes import MetaFake, Reply
-from tests.integration.destinations.conftest import harness
+from tests.integration.destinations.conftest import harness, metric
 
 MEMBERS = 25_000
 
@@ -136,6 +136,7 @@ async def test_repeated_failed_syncs_pause_the_destination(db, redis, redis_url,
 async def test_rejected_rows_are_kept_with_the_reason_and_retried_next_sync(
     db, redis, redis_url, tmp_path
 ):
+    before = _meta_metrics()
     async with harness(db, redis_url, tmp_path) as h:
         h.people(0, 4)
         h.people(4, 1, email="")  # no identifier at all: skipped
@@ -155,6 +156,32 @@ async def test_rejected_rows_are_kept_with_the_reason_and_retried_next_sync(
     assert (second.status, second.added, second.rejected, second.skipped) == ("succeeded", 2, 0, 1)
     assert len(fake.members["2385"]) == 4 and fake.violations == []
     assert history[1]["rejected_sample"][0]["reason"].startswith("Meta: invalid entry")
+    moved = {name: count - before[name] for name, count in _meta_metrics().items()}
+    assert moved == {
+        "syncs succeeded": 1, "syncs partial": 1, "syncs failed": 0,
+        "add accepted": 4, "add rejected": 2, "add skipped": 2,
+        "remove accepted": 0, "remove rejected": 0, "remove skipped": 0,
+        "deliveries ok": 1, "deliveries partial": 1,
+    }  # fmt: skip
+
+
+def _meta_metrics() -> dict[str, float]:
+    """The destination metrics of Meta, as Prometheus would scrape them."""
+    platform = {"platform": "meta_custom_audience"}
+    found = {
+        f"syncs {status}": metric("gurulu_destination_syncs_total", **platform, status=status)
+        for status in ("succeeded", "partial", "failed")
+    }
+    for change in ("add", "remove"):
+        for outcome in ("accepted", "rejected", "skipped"):
+            found[f"{change} {outcome}"] = metric(
+                "gurulu_destination_rows_total", **platform, change=change, outcome=outcome
+            )
+    for outcome in ("ok", "partial"):
+        found[f"deliveries {outcome}"] = metric(
+            "gurulu_destination_deliveries_total", **platform, outcome=outcome
+        )
+    return found
 
 
 async def test_a_crash_between_recording_people_and_the_batch_does_not_resend_it(

@@ -4,8 +4,18 @@ refusing private addresses where the installation says so."""
 
 from __future__ import annotations
 
+import itertools
+import time
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+
+from gurulu.common.destination_config import WebhookConfig
+from gurulu.destinations.platforms.base import Answer, Batch, DeliveryPolicy, Row, deliver
+from gurulu.destinations.platforms.webhook import Webhook
 from tests.destinations.fakes import Reply, WebhookFake
-from tests.integration.destinations.conftest import WEBHOOK_SECRET, harness
+from tests.integration.destinations.conftest import WEBHOOK_SECRET, harness, metric
 
 
 def hook(fake: WebhookFake, **extra) -> dict:
@@ -116,3 +126,38 @@ async def test_a_private_address_is_refused_before_connecting_and_pauses_the_des
         assert sync.status == "failed" and "127.0.0.1" in sync.error
         assert shown["status"] == "paused"
         assert "private or reserved address" in shown["paused_reason"]
+
+
+@pytest.mark.parametrize("status", [429, 502, 504])
+async def test_throttling_answers_are_retried_after_the_time_the_endpoint_asks(status):
+    """429, 502 and 504 with `Retry-After` are retried no sooner than asked (the policy's own
+    backoff would retry in milliseconds), with the same webhook-id, and land once."""
+    sent_at: list[float] = []
+
+    async def stamp(request: httpx.Request) -> None:
+        sent_at.append(time.monotonic())
+
+    def deliveries(outcome: str) -> float:
+        return metric("gurulu_destination_deliveries_total", platform="webhook", outcome=outcome)
+
+    policy = DeliveryPolicy(attempts=4, backoff_seconds=0.001, max_wait_seconds=10.0)
+    ok, retried = deliveries("ok"), deliveries("transient_error")
+    with WebhookFake(WEBHOOK_SECRET) as fake:
+        fake.script(
+            Reply(status, headers={"retry-after": "1"}),
+            Reply(status, headers={"retry-after": "2"}),
+        )
+        config = WebhookConfig(url=f"{fake.url}/hooks/gurulu", secret=WEBHOOK_SECRET)
+        async with httpx.AsyncClient(event_hooks={"request": [stamp]}) as http:
+            answer = await deliver(Webhook(config, http), _batch(), policy)
+    assert answer == Answer()
+    waits = [later - earlier for earlier, later in itertools.pairwise(sent_at)]
+    assert len(waits) == 2 and 1.0 <= waits[0] < 1.9 and 2.0 <= waits[1] < 2.9, waits
+    [(message_id, tries)] = fake.attempts.items()
+    assert (message_id, tries, fake.delivered[message_id]) == ("msg_syn_1_add_1", 3, 1)
+    assert (deliveries("ok"), deliveries("transient_error")) == (ok + 1, retried + 2)
+
+
+def _batch() -> Batch:
+    at = datetime(2026, 6, 15, 12, tzinfo=UTC)
+    return Batch("aud_1", "run_1", "syn_1", "add", 1, True, 2, at, (Row("p1"), Row("p2")))
