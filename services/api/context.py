@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 from faststream.redis import RedisBroker
-from redis.exceptions import LockError
 
+from gurulu.common import locks
 from gurulu.common.clickhouse import ClickHouse
 from gurulu.common.errors import GuruluError
 from gurulu.common.settings import Settings
@@ -31,17 +31,14 @@ class ApiContext:
 
     @contextlib.asynccontextmanager
     async def exclusive(self, name: str, workspace_id: str) -> AsyncIterator[None]:
-        """Serialise a check-then-write (quota, unique names) across API replicas."""
-        lock = self.redis.lock(
-            f"gurulu:lock:{name}:{workspace_id}", timeout=30, blocking_timeout=15
-        )
-        if not await lock.acquire():
-            raise Busy("the workspace is busy with another change; try again")
+        """Serialise a check-then-write (quota, unique names) across API replicas. The lock
+        is extended while the block runs, so a slow store cannot let another replica in
+        between the check and the write."""
         try:
-            yield
-        finally:
-            with contextlib.suppress(LockError):
-                await lock.release()
+            async with locks.held(self.redis, f"gurulu:lock:{name}:{workspace_id}", 30, 15):
+                yield
+        except locks.Busy:
+            raise Busy("the workspace is busy with another change; try again") from None
 
     async def run(self, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
         """Run a blocking store call off the event loop."""

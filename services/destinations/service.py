@@ -21,9 +21,8 @@ from datetime import datetime
 
 import redis.asyncio as aioredis
 from faststream.redis import RedisBroker, RedisStreamMessage
-from redis.asyncio.lock import Lock
 
-from gurulu.common import logs
+from gurulu.common import locks, logs
 from gurulu.common.clickhouse import ClickHouse
 from gurulu.common.clock import utcnow
 from gurulu.common.ids import stable_id
@@ -66,10 +65,6 @@ class Job:
     trigger: str
     requested_at: datetime
     refreshed_at: datetime | None = None
-
-
-class Busy(Exception):
-    """Another consumer is syncing the destination."""
 
 
 class DestinationsService:
@@ -160,20 +155,13 @@ class DestinationsService:
             await message.ack()  # else left pending: claimed again after the idle timeout
 
     async def _sync(self, job: Job) -> None:
-        lock = self.redis.lock(
-            f"gurulu:lock:destination-sync:{job.destination_id}",
-            timeout=self.config.lock_ttl_seconds,
-            blocking_timeout=self.config.lock_wait_seconds,
-        )
-        if not await lock.acquire():
-            raise Busy("another sync of the destination is running")
-        keeper = asyncio.create_task(self._keep(lock))
-        try:
+        """One sync of a destination at a time, across replicas; a sync that finds the
+        destination's lock taken past the wait raises `locks.Busy`, and its message is
+        claimed again later."""
+        key = f"gurulu:lock:destination-sync:{job.destination_id}"
+        config = self.config
+        async with locks.held(self.redis, key, config.lock_ttl_seconds, config.lock_wait_seconds):
             await self._sync_locked(job)
-        finally:
-            keeper.cancel()
-            with contextlib.suppress(Exception):
-                await lock.release()
 
     async def _sync_locked(self, job: Job) -> None:
         destination = await asyncio.to_thread(
@@ -233,12 +221,6 @@ class DestinationsService:
                 failed = sync.but(status="failed", error=error, finished_at=utcnow())
                 await asyncio.to_thread(syncs.save, self.db, failed)
         _bound(job).error("destination.sync_abandoned", deliveries=deliveries)
-
-    async def _keep(self, lock: Lock) -> None:
-        while True:
-            await asyncio.sleep(self.config.lock_ttl_seconds / 3)
-            with contextlib.suppress(Exception):
-                await lock.reacquire()
 
 
 def _started(sync: Sync | None, job: Job) -> Sync:

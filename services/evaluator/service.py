@@ -12,7 +12,6 @@ leaves the entry unacknowledged, so it is claimed again after an idle timeout, a
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,11 +20,9 @@ from typing import cast
 import redis.asyncio as aioredis
 from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 from faststream.redis import RedisBroker, RedisStreamMessage
-from redis.asyncio.lock import Lock
-from redis.exceptions import LockError
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_random_exponential
 
-from gurulu.common import logs, metrics
+from gurulu.common import locks, logs, metrics
 from gurulu.common.clickhouse import ClickHouse
 from gurulu.common.clock import utcnow
 from gurulu.common.errors import NotFound
@@ -64,32 +61,6 @@ class EvaluatorConfig:
     lock_ttl_seconds: float = 60.0
     lock_wait_seconds: float = 30.0
     retry_attempts: int = 4
-
-
-class LockLost(Exception):
-    """The audience's lock ran out during a refresh: another evaluator may own it now."""
-
-
-class _Hold:
-    """How long this evaluator may go on holding an audience's lock. The refresh checks it
-    between its writes (its checkpoints), so a refresh whose lock ran out — Redis gone past
-    the TTL, or this process stalled — stops before its next write instead of recording
-    over the evaluator that took the audience over. Checked from the refresh's thread."""
-
-    def __init__(self, ttl_seconds: float) -> None:
-        self.ttl = ttl_seconds
-        self.until = time.monotonic() + ttl_seconds
-        self.lost = False
-
-    def renewed(self) -> None:
-        self.until = time.monotonic() + self.ttl
-
-    def lose(self) -> None:
-        self.lost = True
-
-    def check(self, step: str) -> None:
-        if self.lost or time.monotonic() > self.until:
-            raise LockLost(f"the audience's refresh lock ran out after step {step!r}")
 
 
 class Evaluator:
@@ -141,15 +112,19 @@ class Evaluator:
             await self._dead_letter(request, deliveries)
             await message.ack()
             return
-        lock = self._lock(request.audience_id)
-        if not await lock.acquire():
+        earlier: list[Run] = []
+        key = f"gurulu:lock:refresh:{request.audience_id}"
+        config = self.config
+        try:
+            async with locks.held(
+                self.redis, key, config.lock_ttl_seconds, config.lock_wait_seconds
+            ) as hold:
+                run = await self._run(request, hold, earlier.append)
+        except locks.Busy:
             bound.info("refresh.requeued", why="another refresh of the audience is running")
             await publish(self.broker, REFRESH_STREAM, request)
             await message.ack()
             return
-        earlier: list[Run] = []
-        try:
-            run = await self._run(request, lock, earlier.append)
         except NotFound:
             bound.warning("refresh.unknown_run")
             await message.ack()
@@ -158,9 +133,6 @@ class Evaluator:
             await self.redis.set(self._error_key(request), str(error)[:2000], ex=86_400)
             bound.warning("refresh.attempt_failed", error=str(error), deliveries=deliveries)
             return  # left pending: claimed again after the idle timeout
-        finally:
-            with contextlib.suppress(Exception):
-                await lock.release()
         for finished in earlier:  # staged by an evaluator that died; finished by this one
             await self._announce(finished)
         await self._announce(run, request.reason)
@@ -175,10 +147,10 @@ class Evaluator:
         )
 
     async def _run(
-        self, request: RefreshRequested, lock: Lock, completed: Callable[[Run], None]
+        self, request: RefreshRequested, hold: locks.Hold, completed: Callable[[Run], None]
     ) -> Run:
-        hold = _Hold(self.config.lock_ttl_seconds)
-        keeper = asyncio.create_task(self._keep(lock, hold))
+        """The refresh, in a worker thread; it checks between its writes that the audience's
+        lock still holds, and stops before the next one if it ran out."""
         started = time.perf_counter()
         try:
             return await asyncio.to_thread(
@@ -191,29 +163,7 @@ class Evaluator:
                 completed=completed,
             )
         finally:
-            keeper.cancel()
             metrics.REFRESH_DURATION.observe(time.perf_counter() - started)
-
-    async def _keep(self, lock: Lock, hold: _Hold) -> None:
-        """Extend the audience lock while the refresh runs, however long it takes; note when
-        it is gone (taken over, or Redis unreachable past its TTL)."""
-        while not hold.lost:
-            await asyncio.sleep(self.config.lock_ttl_seconds / 3)
-            try:
-                await lock.reacquire()
-            except LockError:
-                hold.lose()
-            except Exception:  # Redis unreachable for now: the lock lasts until its TTL
-                continue
-            else:
-                hold.renewed()
-
-    def _lock(self, audience_id: str) -> Lock:
-        return self.redis.lock(
-            f"gurulu:lock:refresh:{audience_id}",
-            timeout=self.config.lock_ttl_seconds,
-            blocking_timeout=self.config.lock_wait_seconds,
-        )
 
     async def _announce(self, run: Run, reason: RefreshReason | None = None) -> None:
         """Announce a finished run; `reason` is the request's (a run's own record says the
