@@ -99,6 +99,7 @@ def test_runs_by_request_put_the_latest_request_first_whatever_their_ids(db):
     assert backfill.run_id > newer.run_id
     by_request = runs.recent(db, ws, aud.audience_id, 10)
     assert [r.run_id for r in by_request] == [newer.run_id, backfill.run_id]
+    assert runs.latest_by_audience(db, ws)[aud.audience_id].run_id == newer.run_id
 
 
 def test_a_session_signed_out_of_no_longer_names_its_workspace(db):

@@ -190,12 +190,12 @@ def latest_succeeded_by_audience(db: ClickHouse, workspace_id: str) -> dict[str,
 
 
 def latest_by_audience(db: ClickHouse, workspace_id: str) -> dict[str, Run]:
-    """The newest run of every audience of the workspace, whatever its status (run ids
-    sort by request time), in one query: what a list shows as "refreshing" or "failed"."""
+    """The latest requested run of every audience of the workspace, whatever its status,
+    in one query: what a list shows as "refreshing" or "failed"."""
     rows = db.dicts(
         f"SELECT {', '.join(_COLUMNS)} FROM refresh_runs FINAL"
         " WHERE workspace_id = {ws:String}"
-        " ORDER BY audience_id, run_id DESC LIMIT 1 BY audience_id",
+        " ORDER BY audience_id, requested_at DESC, run_id DESC LIMIT 1 BY audience_id",
         {"ws": workspace_id},
     )
     return {row["audience_id"]: _run(row) for row in rows}
