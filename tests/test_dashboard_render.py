@@ -125,7 +125,9 @@ def last_seconds(seconds: float) -> Any:
 
 def test_a_timeseries_panel_comes_back_as_series_named_by_each_target_s_legend(prometheus):
     client = render.Prometheus(prometheus)
-    quantiles = render.evaluate(panel("Refresh lag (request → done)"), client, last_seconds(30))
+    values = render.variables(DASHBOARD)  # the window at its default, 1h
+    lag = panel("Refresh lag (request → done)")
+    quantiles = render.evaluate(lag, client, last_seconds(30), values)
     assert quantiles.errors == ()
     assert [s.name for s in quantiles.series] == ["p50", "p95", "p99"]
     assert all(len(s.values()) >= 2 for s in quantiles.series)
@@ -133,10 +135,53 @@ def test_a_timeseries_panel_comes_back_as_series_named_by_each_target_s_legend(p
     p50, _, p99 = (s.values()[-1] for s in quantiles.series)
     assert 0.25 <= p50 <= 0.5 and 2.5 <= p99 <= 5
 
-    by_reason = render.evaluate(panel("Refresh lag p95 by reason"), client, last_seconds(30))
+    by_reason = render.evaluate(
+        panel("Refresh lag p95 by reason"), client, last_seconds(30), values
+    )
     p95 = {s.name: s.values()[-1] for s in by_reason.series}
     assert p95.keys() == {"hourly_tick", "manual"}
     assert 0.25 <= p95["hourly_tick"] <= 0.5 and 2.5 <= p95["manual"] <= 5
+
+
+def test_the_window_variable_sets_the_range_of_the_refresh_panels_queries(prometheus):
+    client = render.Prometheus(prometheus)
+    lag = panel("Refresh lag (request → done)")
+    for chosen in ("5m", "3h"):
+        values = render.variables(DASHBOARD, {"window": chosen})
+        data = render.evaluate(lag, client, last_seconds(30), values)
+        assert data.errors == () and [s.name for s in data.series] == ["p50", "p95", "p99"]
+    # Left unexpanded, Prometheus refuses the query and the panel says so.
+    unexpanded = render.evaluate(lag, client, last_seconds(30), {})
+    assert unexpanded.series == () and "bad_data" in unexpanded.errors[0]
+
+
+def test_dashboard_variables_take_their_current_value_unless_one_of_their_options_is_chosen():
+    assert render.variables(DASHBOARD) == {"window": "1h"}
+    assert render.variables(DASHBOARD, {"window": "15m"}) == {"window": "15m"}
+    with pytest.raises(ValueError, match="5m, 15m, 1h, 3h"):
+        render.variables(DASHBOARD, {"window": "7m"})
+    with pytest.raises(ValueError, match="no variable"):
+        render.variables(DASHBOARD, {"interval": "5m"})
+    window = render.Window.over(0, 600, scrape_interval=5)
+    expr = "rate(x[$window]) + rate(y[${window}]) + rate(z[$__rate_interval]) + $other"
+    assert window.expand(expr, {"window": "1h"}) == (
+        "rate(x[1h]) + rate(y[1h]) + rate(z[20s]) + $other"
+    )
+
+
+def test_the_page_shows_the_variables_values_where_grafana_has_its_pickers():
+    empty = [render.PanelData()] * len(render.visible_panels(DASHBOARD))
+    page = render.page_html(DASHBOARD, last_seconds(60), empty, 1200, {"window": "5m"})
+    assert '<span class="variable"><b>Window</b>5m</span>' in page
+
+
+def test_stat_panels_of_counts_show_whole_numbers():
+    counts = [p for p in DASHBOARD["panels"] if p["type"] == "stat"]
+    assert counts and all(p["fieldConfig"]["defaults"]["decimals"] == 0 for p in counts)
+    box = render.place(panel("Ticks in the last 2h")["gridPos"], 1200)
+    data = render.PanelData((render.Series("ticks", ((0.0, 16.2),)),))
+    body = render.stat_body(panel("Ticks in the last 2h"), data, box)
+    assert ">16<small>" in body and "16.2" not in body
 
 
 def test_a_stat_panel_gets_one_value_at_the_end_of_the_window(prometheus):
@@ -215,6 +260,8 @@ def test_values_are_written_in_each_panel_s_unit():
         (12, "short", "12"), (2.5e6, None, "2.5 Mil"),
     ]  # fmt: skip
     assert [render.format_value(v, unit) for v, unit, _ in cases] == [text for *_, text in cases]
+    assert render.format_value(16.2, "short", decimals=0) == "16"
+    assert render.format_value(0.25, "s", decimals=0) == "250 ms"  # decimals of the scaled unit
     assert render.nice_ticks(0, 0.9) == [0, 0.25, 0.5, 0.75, 1]
 
 

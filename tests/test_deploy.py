@@ -417,6 +417,77 @@ def test_dashboards_and_alerts_use_labels_their_metrics_have(where, expr, shown)
     assert grouped | matched | displayed <= have, (where, (grouped | matched | displayed) - have)
 
 
+def dashboard_variables() -> dict[str, dict]:
+    return {v["name"]: v for v in dashboard()["templating"]["list"]}
+
+
+GRAFANA_VARIABLES = {"__interval", "__rate_interval", "__range", "__range_s", "__interval_ms"}
+# Observed at each tick's refreshes and the syncs after them: bursts an interval apart.
+BURSTS = {
+    "gurulu_refresh_lag_seconds_bucket", "gurulu_refresh_duration_seconds_bucket",
+    "gurulu_refresh_rows_read_bucket", "gurulu_refreshes_total",
+    "gurulu_destination_syncs_total", "gurulu_destination_sync_lag_seconds_bucket",
+    "gurulu_destination_sync_duration_seconds_bucket", "gurulu_destination_deliveries_total",
+}  # fmt: skip
+
+
+def test_the_dashboard_has_a_window_variable_of_a_few_intervals_defaulting_to_an_hour():
+    window = dashboard_variables()["window"]
+    options = [option["value"] for option in window["options"]]
+    assert window["type"] == "interval" and not window["auto"]
+    assert options == window["query"].split(",") == ["5m", "15m", "1h", "3h"]
+    assert window["current"]["value"] == "1h"
+    assert [option["value"] for option in window["options"] if option["selected"]] == ["1h"]
+
+
+def test_refresh_and_sync_quantiles_and_rates_are_over_the_window_not_the_scrape_interval():
+    """With hourly ticks, a rate over $__rate_interval is blank ~58 minutes in 60."""
+    ranges = [
+        (where, metric, duration)
+        for where, expr in expressions()
+        for metric, duration in re.findall(r"\b(gurulu_\w+)(?:\{[^}]*\})?\[([^\]]+)\]", expr)
+    ]
+    bursts = [(where, metric, duration) for where, metric, duration in ranges if metric in BURSTS]
+    on_the_dashboard = {where for where, _, _ in bursts} & {p["title"] for p in graphs()}
+    assert {"Refresh lag (request → done)", "Refresh lag p95 by reason"} <= on_the_dashboard
+    for where, metric, duration in bursts:
+        if where in on_the_dashboard:
+            assert duration == "$window", (where, metric)
+
+
+def test_every_variable_a_dashboard_query_uses_is_defined():
+    defined = set(dashboard_variables()) | GRAFANA_VARIABLES
+    for where, expr in expressions():
+        used = set(re.findall(r"\$\{?(\w+)", expr))
+        assert used <= defined, (where, used - defined)
+
+
+def test_every_dashboard_query_parses_with_each_window(tmp_path):
+    """promtool reads each query, with every option of the window, as a recording rule."""
+    fixed = {"__rate_interval": "1m", "__interval": "15s", "__range": "6h", "__range_s": "21600"}
+    groups = []
+    for option in dashboard_variables()["window"]["options"]:
+        values = {**fixed, "window": option["value"]}
+        rules = []
+        for index, target in enumerate(t for p in graphs() for t in p["targets"]):
+            expr = re.sub(r"\$\{?(\w+)\}?", lambda m, v=values: v[m.group(1)], target["expr"])
+            rules.append({"record": f"dashboard:query_{index}", "expr": expr})
+        groups.append({"name": f"window-{option['value']}", "rules": rules})
+    (tmp_path / "queries.yml").write_text(yaml.safe_dump({"groups": groups}))
+    run(tool("promtool"), "check", "rules", str(tmp_path / "queries.yml"))
+
+
+def test_stat_panels_of_counts_show_whole_numbers():
+    """increase() extrapolates to the window's edges: 16.2 ticks, rounded to 16."""
+    stats = [p for p in graphs() if p["type"] == "stat"]
+    assert stats
+    for stat in stats:
+        assert stat["fieldConfig"]["defaults"]["decimals"] == 0, stat["title"]
+        for target in stat["targets"]:
+            if "increase(" in target["expr"]:
+                assert target["expr"].startswith("round("), stat["title"]
+
+
 def test_grafana_is_provisioned_with_the_datasource_and_the_dashboard():
     datasource = yaml.safe_load(
         (DEPLOY / "grafana/provisioning/datasources/prometheus.yml").read_text()

@@ -7,7 +7,9 @@ written, to Prometheus's HTTP API — `/api/v1/query_range` for timeseries panel
 `/api/v1/query` at the end of the window for stat panels — after substituting Grafana's
 `$__interval`, `$__range` and `$__rate_interval` the way Grafana computes them (the step is
 the window divided by the points a panel shows, never below the scrape interval, and the
-rate interval is the larger of step + scrape interval and four scrape intervals). Series are
+rate interval is the larger of step + scrape interval and four scrape intervals), and the
+dashboard's own variables (`$window`) with their current values or those given by `--var`,
+shown at the top of the page as Grafana shows its variable pickers. Series are
 named by each target's `legendFormat`. Panels are laid out on Grafana's 24-column grid from
 their `gridPos` (30 px rows, 8 px gutters), row panels become section headings, and each
 timeseries is an inline SVG line chart with axes and a legend table, formatted by the
@@ -111,7 +113,7 @@ class Window:
         # Grafana's $__rate_interval: enough samples for rate() whatever the step.
         return cls(start, end, step, max(step + scrape_interval, 4 * scrape_interval))
 
-    def expand(self, expr: str) -> str:
+    def expand(self, expr: str, variables: dict[str, str] | None = None) -> str:
         seconds = {
             "$__rate_interval": self.rate_interval,
             "$__interval": self.step,
@@ -119,7 +121,37 @@ class Window:
         }
         for name, value in seconds.items():
             expr = expr.replace(name, f"{int(value)}s")
-        return expr
+        return expand_variables(expr, variables or {})
+
+
+def expand_variables(text: str, variables: dict[str, str]) -> str:
+    """Grafana's `$name` and `${name}` replaced by the variables' values; any other `$…`
+    (an unknown name) is left for Prometheus to refuse, as Grafana leaves it."""
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1) or match.group(2)
+        return variables.get(name, match.group(0))
+
+    return re.sub(r"\$\{(\w+)\}|\$(\w+)", value, text)
+
+
+def variables(dashboard: dict, chosen: dict[str, str] | None = None) -> dict[str, str]:
+    """The dashboard's variables at their current values, or at those `chosen`, which must
+    be among a variable's options."""
+    found: dict[str, str] = {}
+    options: dict[str, list[str]] = {}
+    for variable in dashboard.get("templating", {}).get("list", []):
+        name = variable["name"]
+        options[name] = [str(o["value"]) for o in variable.get("options", [])]
+        current = variable.get("current", {}).get("value")
+        found[name] = str(current if current is not None else (options[name] or [""])[0])
+    for name, value in (chosen or {}).items():
+        if name not in found:
+            raise ValueError(f"the dashboard has no variable {name!r}")
+        if options[name] and value not in options[name]:
+            raise ValueError(f"{name} must be one of {', '.join(options[name])}")
+        found[name] = value
+    return found
 
 
 def parse_time(text: str, now: float) -> float:
@@ -221,15 +253,17 @@ def to_series(results: Iterable[dict], target: dict, expr: str) -> list[Series]:
     return found
 
 
-def evaluate(panel: dict, prometheus: Prometheus, window: Window) -> PanelData:
+def evaluate(
+    panel: dict, prometheus: Prometheus, window: Window, values: dict[str, str] | None = None
+) -> PanelData:
     """Every target of a panel: a range query for a timeseries, an instant one at the end of
-    the window for a stat panel."""
+    the window for a stat panel; `values` are the dashboard variables'."""
     series: list[Series] = []
     errors: list[str] = []
     for target in panel.get("targets", []):
         if target.get("hide") or not target.get("expr"):
             continue
-        expr = window.expand(target["expr"])
+        expr = window.expand(target["expr"], values)
         try:
             if panel["type"] == "stat":
                 results = prometheus.query(expr, window.end)
@@ -274,8 +308,11 @@ def _seconds(value: float) -> str:
     return f"{_trim(value)} s"
 
 
-def format_value(value: float, unit: str | None) -> str:
-    """A value as Grafana shows it for the units this dashboard uses."""
+def format_value(value: float, unit: str | None, decimals: int | None = None) -> str:
+    """A value as Grafana shows it for the units this dashboard uses; `decimals` (the
+    field's) rounds a plain number, so that a count reads 16, not 16.2."""
+    if decimals is not None and unit in (None, "short"):
+        value = round(value, decimals)
     if unit == "s":
         return _seconds(value)
     if unit == "reqps":
@@ -489,18 +526,20 @@ def series_color(index: int) -> str:
     return PALETTE[index % len(PALETTE)]
 
 
-def legend_html(series: Sequence[Series], calcs: Sequence[str], unit: str | None) -> str:
+def legend_html(
+    series: Sequence[Series], calcs: Sequence[str], unit: str | None, decimals: int | None = None
+) -> str:
     head = "".join(f"<th>{CALC_TITLES.get(c, c)}</th>" for c in calcs)
     rows = []
     for i, s in enumerate(series):
         swatch = f'<i style="background:{series_color(i)}"></i>'
-        cells = "".join(f"<td>{_cell(reduce(s, c), unit)}</td>" for c in calcs)
+        cells = "".join(f"<td>{_cell(reduce(s, c), unit, decimals)}</td>" for c in calcs)
         rows.append(f"<tr><th>{swatch}{html.escape(s.name)}</th>{cells}</tr>")
     return f'<table class="legend"><tr><th></th>{head}</tr>{"".join(rows)}</table>'
 
 
-def _cell(value: float | None, unit: str | None) -> str:
-    return "-" if value is None else html.escape(format_value(value, unit))
+def _cell(value: float | None, unit: str | None, decimals: int | None = None) -> str:
+    return "-" if value is None else html.escape(format_value(value, unit, decimals))
 
 
 def _defaults(panel: dict) -> dict:
@@ -525,7 +564,8 @@ def timeseries_body(panel: dict, data: PanelData, window: Window, box: Box) -> s
     rows = min(len(data.series) + 1, int(content * 0.35 // LEGEND_ROW)) if shown else 0
     legend_height = rows * LEGEND_ROW
     svg = chart_svg(chart, box.width - 16, content - legend_height)
-    table = legend_html(data.series, legend.get("calcs", []), chart.unit) if shown else ""
+    calcs = legend.get("calcs", [])
+    table = legend_html(data.series, calcs, chart.unit, defaults.get("decimals")) if shown else ""
     return f'{svg}<div class="legend-box" style="height:{legend_height:.0f}px">{table}</div>'
 
 
@@ -549,7 +589,7 @@ def stat_body(panel: dict, data: PanelData, box: Box) -> str:
         if value is None:
             continue
         style = f"color:{threshold_color(value, defaults)};font-size:{size:.0f}px"
-        text = html.escape(format_value(value, defaults.get("unit")))
+        text = html.escape(format_value(value, defaults.get("unit"), defaults.get("decimals")))
         # Only several values need their names to tell them apart, as in Grafana.
         name = html.escape(series.name) if len(data.series) > 1 else ""
         shown.append(f'<div class="stat-value" style="{style}">{text}<small>{name}</small></div>')
@@ -591,6 +631,11 @@ body { margin: 0; background: %(canvas)s; color: %(text)s;
 .top .range { margin-left: auto; border: 1px solid %(border)s; border-radius: 2px;
   padding: 6px 10px; font-size: 12px; }
 .top .note { color: %(muted)s; font-size: 11px; }
+.variables { display: flex; gap: 8px; padding: 8px %(pad)dpx 0; }
+.variable { display: inline-flex; align-items: center; gap: 8px; padding-right: 8px;
+  border: 1px solid %(border)s; border-radius: 2px; font-size: 12px; }
+.variable b { font-weight: 500; padding: 5px 8px; background: rgba(204, 204, 220, 0.07);
+  border-right: 1px solid %(border)s; }
 .grid { position: relative; margin: %(pad)dpx; }
 .panel { position: absolute; background: %(panel)s; border: 1px solid %(border)s;
   border-radius: 2px; overflow: hidden; }
@@ -626,8 +671,15 @@ body { margin: 0; background: %(canvas)s; color: %(text)s;
 """
 
 
-def page_html(dashboard: dict, window: Window, datas: Sequence[PanelData], width: int) -> str:
-    """The whole dashboard as one self-contained HTML page, `width` px wide."""
+def page_html(
+    dashboard: dict,
+    window: Window,
+    datas: Sequence[PanelData],
+    width: int,
+    values: dict[str, str] | None = None,
+) -> str:
+    """The whole dashboard as one self-contained HTML page, `width` px wide, with the
+    variables' `values` where Grafana shows their pickers."""
     inner = width - 2 * PAGE_PADDING
     placed, height = layout(visible_panels(dashboard), inner)
     panels = "".join(
@@ -641,12 +693,22 @@ def page_html(dashboard: dict, window: Window, datas: Sequence[PanelData], width
         "title": PANEL_TITLE_HEIGHT,
     }
     span = f"{_stamp(window.start)} to {_stamp(window.end)} UTC"
+    labels = {
+        v["name"]: v.get("label") or v["name"]
+        for v in dashboard.get("templating", {}).get("list", [])
+    }
+    pickers = "".join(
+        f'<span class="variable"><b>{html.escape(labels.get(name, name))}</b>'
+        f"{html.escape(value)}</span>"
+        for name, value in (values or {}).items()
+    )
     return (
         f'<!doctype html><html><head><meta charset="utf-8"><style>{style}</style></head><body>'
         f'<div class="top"><span class="crumb">Dashboards ›</span>'
         f"<h1>{html.escape(dashboard.get('title', ''))}</h1>"
         f'<span class="note">rendered from Prometheus by deploy/grafana/render.py</span>'
         f'<span class="range">{span}</span></div>'
+        f'<div class="variables">{pickers}</div>'
         f'<div class="grid" style="width:{inner}px;height:{height:.0f}px">{panels}</div>'
         "</body></html>"
     )
@@ -656,15 +718,25 @@ def _stamp(at: float) -> str:
     return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def render(dashboard: dict, prometheus: Prometheus, window: Window, width: int) -> str:
-    """Query every visible panel and draw the page."""
+def render(
+    dashboard: dict,
+    prometheus: Prometheus,
+    window: Window,
+    width: int,
+    chosen: dict[str, str] | None = None,
+) -> str:
+    """Query every visible panel, with the dashboard's variables at their current values
+    or those `chosen`, and draw the page."""
+    values = variables(dashboard, chosen)
     datas = []
     for panel in visible_panels(dashboard):
-        data = PanelData() if panel["type"] == "row" else evaluate(panel, prometheus, window)
+        data = (
+            PanelData() if panel["type"] == "row" else evaluate(panel, prometheus, window, values)
+        )
         for error in data.errors:
             print(f"render: panel {panel.get('title')!r}: {error}", file=sys.stderr)
         datas.append(data)
-    return page_html(dashboard, window, datas, width)
+    return page_html(dashboard, window, datas, width, values)
 
 
 def screenshot(page: str, output: Path, width: int) -> None:
@@ -694,6 +766,13 @@ def arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--width", type=int, default=1600, help="page width in px")
     parser.add_argument("-o", "--output", type=Path, required=True, help="PNG to write")
     parser.add_argument("--html", type=Path, help="also write the page's HTML here")
+    parser.add_argument(
+        "--var",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a dashboard variable's value (default: its current one), e.g. window=5m",
+    )
     return parser.parse_args(argv)
 
 
@@ -704,7 +783,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parse_time(args.start, now), parse_time(args.end, now), args.scrape_interval
     )
     dashboard = json.loads(args.dashboard.read_text())
-    page = render(dashboard, Prometheus(args.prometheus), window, args.width)
+    chosen = dict(item.split("=", 1) for item in args.var)
+    page = render(dashboard, Prometheus(args.prometheus), window, args.width, chosen)
     if args.html:
         args.html.write_text(page)
     screenshot(page, args.output, args.width)
