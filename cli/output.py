@@ -11,6 +11,7 @@ entirely and writes the response body byte for byte.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Callable
@@ -161,8 +162,12 @@ def bar(value: int, high: int, width: int = 20) -> str:
     return "█" * full + (BLOCKS[part] if part else "")
 
 
-def fail(error: Exception) -> NoReturn:
-    """Report an API or connection failure on stderr and exit with its code."""
+def fail(error: Exception, as_json: bool = False) -> NoReturn:
+    """Report an API or connection failure on stderr and exit with its code; with `--json`,
+    as the API's error object, for scripts."""
+    if as_json:
+        sys.stderr.write(json.dumps({"error": _error_body(error)}, ensure_ascii=False) + "\n")
+        raise typer.Exit(_exit_code(error))
     if isinstance(error, CannotConnect):
         err.print(f"[red]Error:[/] {text(error)}")
         raise typer.Exit(CONNECT)
@@ -173,7 +178,21 @@ def fail(error: Exception) -> NoReturn:
         raise typer.Exit(QUOTA)
     err.print(f"[red]Error:[/] {text(error.message)}")
     _rule_pointer(error.details.get("rule_error"))
-    raise typer.Exit(_EXIT_BY_STATUS.get(error.status, GENERIC))
+    raise typer.Exit(_exit_code(error))
+
+
+def _exit_code(error: Exception) -> int:
+    if isinstance(error, CannotConnect):
+        return CONNECT
+    assert isinstance(error, ApiError)
+    return QUOTA if error.code == "quota_exceeded" else _EXIT_BY_STATUS.get(error.status, GENERIC)
+
+
+def _error_body(error: Exception) -> dict[str, Any]:
+    if isinstance(error, CannotConnect):
+        return {"code": "cannot_connect", "message": str(error)}
+    assert isinstance(error, ApiError)
+    return {"code": error.code, "message": error.message, **error.details}
 
 
 def quota_sentence(details: dict[str, Any]) -> str:

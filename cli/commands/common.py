@@ -67,9 +67,9 @@ def target(ctx: typer.Context) -> Target:
 @contextmanager
 def session(ctx: typer.Context, admin: bool = False) -> Iterator[Client]:
     """A client for one command; API and connection errors end the command with their
-    message on stderr and their exit code."""
+    message on stderr (the API's error object under `--json`) and their exit code."""
     try:
         with Client(target(ctx), admin=admin) as client:
             yield client
     except (ApiError, CannotConnect) as error:
-        output.fail(error)
+        output.fail(error, as_json=bool(ctx.params.get("json")))

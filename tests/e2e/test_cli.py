@@ -233,6 +233,15 @@ def test_a_fourth_audience_on_the_free_plan_exits_4_naming_the_limit(system):
         " Pause or archive one, or upgrade the plan."
     )
     assert fourth.stdout == ""
+    scripted = gurulu(system, key, "audience create --name a3 --source-cohort shoppers --json")
+    assert scripted.returncode == 4 and scripted.stdout == ""
+    error = json.loads(scripted.stderr)["error"]
+    assert (error["code"], error["plan"], error["limit"], error["used"]) == (
+        "quota_exceeded",
+        "free",
+        3,
+        3,
+    )
 
 
 def test_an_unknown_id_exits_3_with_the_apis_message(system, workspace):
@@ -244,6 +253,9 @@ def test_an_unknown_id_exits_3_with_the_apis_message(system, workspace):
     assert missing.returncode == 3
     assert missing.stderr.strip() == "Error: no audience 'aud_missing' in this workspace"
     assert no_cohort.returncode == 3 and "no cohort 'nobody'" in no_cohort.stderr
+    scripted = gurulu(system, key, "audience show aud_missing --json")
+    assert scripted.returncode == 3
+    assert json.loads(scripted.stderr)["error"]["code"] == "not_found"
 
 
 def test_a_bad_rule_shows_the_column_and_what_was_expected(system, workspace):
