@@ -56,6 +56,41 @@ def test_on_a_phone_the_preview_comes_before_the_save_button(page: Page, running
     assert in_view, "the count is off screen when the Save button is in view"
 
 
+def test_a_new_audience_on_a_phone_shows_its_first_day_and_runs_that_fit(
+    page: Page, running: Running
+) -> None:
+    _, key = running.system.workspace()
+    visitors = [f"anon_{n:040x}" for n in range(3)]  # ids longer than a column is wide
+    with running.system.client(key) as api:
+        events = [{"event": "add_to_cart", "person_id": p} for p in visitors]
+        api.post("/v1/events", json={"events": events}).raise_for_status()
+        api.post("/v1/cohorts", json={"name": "carts", "rules": ["event:add_to_cart"]})
+        made = api.post("/v1/audiences", json={"name": "New carts", "source_cohort_id": "carts"})
+    wait_until_refreshed(running, key, 1)
+    sign_in(page, running.url, key)
+    address = f"{running.url}/app/audiences/{made.json()['id']}"
+    for _ in range(30):  # the day's snapshot is folded just after the refresh
+        page.goto(address)
+        if page.locator("svg.chart-plot path.dot").count():
+            break
+        page.wait_for_timeout(1000)
+
+    expect(page.locator("svg.chart-plot path.dot")).to_have_count(1)
+    expect(page.locator(".chart-note")).to_contain_text("One day so far: 3 members")
+    overflowing = """() => [...document.querySelectorAll('.people, .people-list li')]
+        .filter(el => el.scrollWidth > el.clientWidth).length"""
+    assert page.evaluate(overflowing) == 0
+    page.set_viewport_size(PHONE)
+    assert_fits(page)
+    cells = page.locator("[data-live-region=runs] tr.run").first.locator("th, td")
+    for n in range(cells.count()):
+        box = cells.nth(n).bounding_box()
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], n
+    expect(cells.and_(page.locator('[data-label="Members"]'))).to_have_text("3")
+    assert page.evaluate(overflowing) == 0
+    shot(page, "audience-first-day-phone")
+
+
 def test_the_cohort_builder_screenshot(page: Page, running: Running) -> None:
     sign_in(page, running.url, running.demo_key)
     page.get_by_role("link", name="Cohorts").click()
