@@ -129,6 +129,8 @@ def test_the_pages_say_how_often_audiences_refresh_as_it_is_set(db, tmp_path):
         common, path="/app/audiences/x", detail=detail, connect=Connect()
     )
     assert "refreshed every 15 minutes" in listing
+    # "Refreshes", not "Sync": a sync is what sends an audience to its destinations
+    assert '<label for="sync">Refreshes</label>' in listing
     assert '<option value="hourly" selected>Every 15 minutes</option>' in listing
     assert "refreshes every 15 minutes" in page
     assert "every hour" not in (listing + page).lower()
