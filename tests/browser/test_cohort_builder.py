@@ -152,6 +152,7 @@ def test_an_error_lands_on_its_rule_when_a_rule_before_it_is_left_untouched(
     # Rule 1 is never touched, so it is not sent: the server's "rule 0" is card 2.
     sign_in(page, running.url, shop)
     page.goto(f"{running.url}/app/cohorts/new")
+    expect(page.locator("[data-preview-status]")).to_have_text("Fill in a rule to see who matches.")
     event_rule(add_rule(page, "event"), "purchase", None, "0d")
 
     second = rule(page, 1).locator("[data-rule-error]")

@@ -161,7 +161,11 @@
 
   function refresh() {
     var c = collect();
-    if (!c.rules.length) { clearErrors(); idle("Add a rule to see who matches."); return; }
+    if (!c.rules.length) {
+      clearErrors();
+      idle(mode === "builder" && cards().length ? "Fill in a rule to see who matches." : "Add a rule to see who matches.");
+      return;
+    }
     if (c.incomplete) { clearErrors(); idle("Finish rule " + (c.incomplete.position + 1) + " to update the count."); return; }
     ask(c.rules, c.owners);
   }
