@@ -114,6 +114,9 @@ def test_the_audience_page_shows_the_chart_runs_and_recent_people(
     assert "members on" in (chart.locator("desc").text_content() or "")
     runs = page.locator("[data-live-region=runs] tbody tr.run")
     expect(runs).to_have_count(10)
+    aligned = "el => getComputedStyle(el).textAlign"
+    numbers = page.locator("[data-live-region=runs] .num")
+    assert set(numbers.evaluate_all(f"els => els.map({aligned})")) == {"right"}  # as headed
     expect(runs.first).to_contain_text("Succeeded")
     expect(page.locator(".people-list").first.locator("li").first).to_be_visible()
     members = page.locator(".stat--main .stat-value").inner_text()

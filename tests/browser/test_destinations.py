@@ -82,6 +82,12 @@ def test_a_webhook_connected_from_the_audience_page_gets_every_member_and_can_be
         assert receiver.violations == []
         page.set_viewport_size(PHONE)
         assert_fits(page)
+        cells = syncs.first.locator("th, td")
+        for n in range(cells.count()):  # a sync in two lines, every count labelled
+            box = cells.nth(n).bounding_box()
+            assert box and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], n
+        label = "el => getComputedStyle(el, '::before').content"
+        assert syncs.first.locator('[data-count="added"]').evaluate(label) == '"Added"'
         shot(page, "destination-phone")
 
     page.get_by_role("link", name="Remove…").click()
