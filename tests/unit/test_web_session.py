@@ -71,3 +71,18 @@ def test_over_https_to_this_server_the_cookie_is_secure():
 def test_over_plain_http_the_cookie_is_not_secure_so_that_the_browser_keeps_it(headers):
     cookie = cookie_of("http", headers)
     assert "Secure" not in cookie and "HttpOnly" in cookie
+
+
+def test_a_session_lasts_fourteen_days_from_sign_in_however_often_it_is_written():
+    from gurulu.api.web.session import MAX_AGE_SECONDS, Session
+
+    session = Session()
+    session.sign_in("ws_1")
+    claimed = session.signed_in_as
+    assert claimed is not None and claimed[0] == "ws_1"
+
+    session["since"] -= MAX_AGE_SECONDS - 60  # signed in 13 days 23:59 ago: still good
+    assert session.signed_in_as == claimed
+    session["since"] -= 120  # past 14 days, whenever its cookie was last written
+    assert session.signed_in_as is None
+    assert Session({"ws": "ws_1", "sid": "s"}).signed_in_as is None  # no sign-in time

@@ -3,13 +3,13 @@
 The cookie holds the signed-in workspace's id (never its secret key), a random session id,
 a random CSRF token and a one-shot flash message, as JSON signed with itsdangerous; it is
 HttpOnly, SameSite=Lax, scoped to /app, Secure when the browser came over https (to this
-server or to a proxy that says so in `X-Forwarded-Proto` or `Forwarded`), and expires
-14 days after it was last written. Signing out records the session id as ended
-(`gurulu.common.store.web_sessions`), which every signed-in request checks, so a copy of
-the cookie kept from before sign-out signs nobody in. Every state-changing request must echo
-the CSRF token, in a form field or an `X-CSRF-Token` header: a page of another site cannot
-read it, so it cannot forge a post. Signing in issues a new token, so a token seen before
-sign-in is worthless after it.
+server or to a proxy that says so in `X-Forwarded-Proto` or `Forwarded`); a session lasts
+14 days from sign-in, however often its cookie is written again. Signing out records the
+session id as ended (`gurulu.common.store.web_sessions`), which every signed-in request
+checks, so a copy of the cookie kept from before sign-out signs nobody in. Every
+state-changing request must echo the CSRF token, in a form field or an `X-CSRF-Token`
+header: a page of another site cannot read it, so it cannot forge a post. Signing in
+issues a new token, so a token seen before sign-in is worthless after it.
 
 The signing key is derived from the admin token, which every API replica of a deployment
 already shares (and `gurulu up` keeps in the data dir): sessions survive restarts and work
@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 from typing import Any
 
 from itsdangerous import BadData, URLSafeTimedSerializer
@@ -60,14 +61,20 @@ class Session(dict[str, Any]):
         self.restart()
         self["ws"] = workspace_id
         self["sid"] = secrets.token_urlsafe(18)
+        self["since"] = int(time.time())
 
     @property
     def signed_in_as(self) -> tuple[str, str] | None:
-        """The workspace and session ids this session claims, if it claims both."""
-        workspace_id, session_id = self.get("ws"), self.get("sid")
-        if isinstance(workspace_id, str) and workspace_id and isinstance(session_id, str):
-            return (workspace_id, session_id) if session_id else None
-        return None
+        """The workspace and session ids this session claims, if it claims both and was
+        signed in less than 14 days ago (however often its cookie was written since)."""
+        workspace_id, session_id, since = self.get("ws"), self.get("sid"), self.get("since")
+        if not (isinstance(workspace_id, str) and workspace_id):
+            return None
+        if not (isinstance(session_id, str) and session_id and isinstance(since, int)):
+            return None
+        if time.time() - since > MAX_AGE_SECONDS:
+            return None
+        return workspace_id, session_id
 
     @property
     def csrf(self) -> str:
