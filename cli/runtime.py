@@ -208,6 +208,8 @@ def _http_server(runtime: Runtime, settings: Settings, api: bool) -> _Server:
         log_config=None,
         lifespan="off",
         access_log=False,
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
     )
     return _Server(config)
 

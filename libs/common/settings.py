@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     lock_ttl_seconds: float = Field(default=60.0, gt=0, le=3600)
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=0, le=65535)
+    # Proxies (IPs or CIDRs, comma-separated, or *) whose X-Forwarded-For/-Proto the API
+    # believes, so that logs and the app see the browser's address and scheme.
+    forwarded_allow_ips: str = "127.0.0.1"
     # The listener of /healthz, /readyz and /metrics of a service without the API.
     metrics_port: int = Field(default=9464, ge=0, le=65535)
 
