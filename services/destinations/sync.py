@@ -39,7 +39,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 import httpx
@@ -195,8 +195,8 @@ class Syncer:
                 await self._record(platform, sync, page, page.recorded, Answer())
             elif not page.sendable and held is None:
                 await self._record(platform, sync, page, 0, Answer())
-            elif not page.sendable:
-                behind.append(page)
+            elif not page.sendable:  # kept by its last row only: a page is 10,000 people
+                behind.append(replace(page, rows=page.rows[-1:]))
             else:
                 if held is not None:
                     sent += 1
@@ -346,7 +346,7 @@ class Syncer:
         def warn(state: RetryCallState) -> None:
             error = state.outcome.exception() if state.outcome else None
             log.warning(
-                "ledger write failed after delivery; retrying",
+                "destination.ledger_write_retried",
                 write=getattr(write, "__name__", "write"),
                 attempt=state.attempt_number,
                 error=type(error).__name__,
