@@ -19,6 +19,12 @@ from redis.asyncio.lock import Lock
 from redis.exceptions import LockError
 
 
+def workspace_key(name: str, workspace_id: str) -> str:
+    """The lock that serialises one kind of change (`name`) within a workspace, whichever
+    service makes it."""
+    return f"gurulu:lock:{name}:{workspace_id}"
+
+
 class Busy(Exception):
     """The lock stayed taken for as long as the caller would wait."""
 

@@ -35,7 +35,7 @@ class ApiContext:
         is extended while the block runs, so a slow store cannot let another replica in
         between the check and the write."""
         try:
-            async with locks.held(self.redis, f"gurulu:lock:{name}:{workspace_id}", 30, 15):
+            async with locks.held(self.redis, locks.workspace_key(name, workspace_id), 30, 15):
                 yield
         except locks.Busy:
             raise Busy("the workspace is busy with another change; try again") from None

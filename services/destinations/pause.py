@@ -11,7 +11,7 @@ import asyncio
 
 import redis.asyncio as aioredis
 
-from gurulu.common import logs, metrics
+from gurulu.common import locks, logs, metrics
 from gurulu.common.clickhouse import ClickHouse
 from gurulu.common.clock import utcnow
 from gurulu.common.store import destinations
@@ -23,12 +23,8 @@ log = logs.get("gurulu.destinations")
 async def pause(
     db: ClickHouse, redis: aioredis.Redis, destination: Destination, reason: str, why: str
 ) -> None:
-    lock = redis.lock(
-        f"gurulu:lock:{destinations.LOCK}:{destination.workspace_id}",
-        timeout=30,
-        blocking_timeout=15,
-    )
-    async with lock:
+    key = locks.workspace_key(destinations.LOCK, destination.workspace_id)
+    async with locks.held(redis, key, 30, 15):
         current = await asyncio.to_thread(
             destinations.get,
             db,
