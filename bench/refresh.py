@@ -106,9 +106,9 @@ SELECT {{ws:String}}, {person} FROM ({with_properties})
 
 # Refresh checkpoints, each named after the step that ends there.
 _PHASES = {
-    "running": "prepare",  # run, audience and cohort reads; run record 'running'
-    "changes": "stage",  # compile + INSERT … SELECT of the delta (FULL JOIN with the members)
-    "staged": "count+record",  # counts of the delta, previous run, run record 'staged'
+    "read": "read",  # the run, the audience's runs, its cohort's definition: one statement
+    "changes": "stage",  # compile + INSERT … SELECT of the delta (GROUP BY with the members)
+    "staged": "count+record",  # counts of the delta (when it has rows), run record 'staged'
     "members": "apply",  # INSERT … SELECT of the delta into audience_members
     "succeeded": "finish",  # run record 'succeeded'
 }

@@ -1,28 +1,40 @@
 """One refresh of an audience, with an exactly-once effect.
 
 A refresh evaluates the source cohort's current definition and turns the audience's
-members into exactly that set. It writes in five steps, and each step can be replayed:
+members into exactly that set. It reads once — the run, the audience's other runs, its
+source cohort's definition and the attempts the run has already staged — then writes in
+four steps, and each step can be replayed:
 
-1. the run record says `running`, with a new attempt number and its evaluation time;
-2. the delta is staged in `audience_changes` under (run, attempt) — joined and left, in one
-   `INSERT … SELECT` whose FULL JOIN of the new set and the current members runs inside
-   ClickHouse;
-3. the run record says `staged`, with the counts: from here on this attempt's delta is the
-   run's, whatever happens;
-4. the staged rows are written to `audience_members` with the run's version (joins as rows,
+1. the delta is staged in `audience_changes` under (run, attempt) — joined and left, in one
+   `INSERT … SELECT` whose GROUP BY of the new set and the current members runs inside
+   ClickHouse. The attempt number is one above every attempt of the run seen so far, in its
+   record or in staged rows, so an attempt never shares rows with one that crashed;
+2. the run record says `staged`, with the counts: from here on this attempt's delta is the
+   run's, whatever happens. An empty delta has nothing to apply: its run is recorded
+   `succeeded` here, and the refresh ends;
+3. the staged rows are written to `audience_members` with the run's version (joins as rows,
    leaves as tombstones); writing them again changes nothing;
-5. the run record says `succeeded`.
+4. the run record says `succeeded`.
 
-A crash before 3 leaves rows nobody reads, and the next attempt stages afresh. A crash after
-3 is finished by replaying 4 and 5 — by the same run, or by the next run of the audience,
+A crash before 2 leaves rows nobody reads, and the next attempt stages afresh. A crash after
+2 is finished by replaying 3 and 4 — by the same run, or by the next run of the audience,
 which first completes any staged run it finds, so deltas are applied in order.
+
+A run still staging after `RUNNING_AFTER` seconds is recorded as `running`, with its
+evaluation time, from a timer thread: that record tells people watching a long refresh
+what it is doing, and nothing reads it back. So the hourly refresh of an audience where
+little changed costs one read, the staging statement and one write.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+from gurulu.common import logs
 from gurulu.common.clickhouse import ClickHouse
 from gurulu.common.clock import utcnow
 from gurulu.common.errors import NotFound
@@ -31,6 +43,11 @@ from gurulu.common.rules.compiler import CompileError
 from gurulu.common.rules.model import Definition
 from gurulu.common.store import runs
 from gurulu.common.store.runs import Run
+
+log = logs.get("gurulu.evaluator")
+
+# How long a refresh stages before its run record says `running`.
+RUNNING_AFTER = 0.2
 
 Checkpoint = Callable[[str], None]
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -74,14 +91,28 @@ WHERE workspace_id = {ws:String} AND audience_id = {aud:String}
 """
 
 
-_SOURCE = """
-SELECT a.status AS status, a.source_cohort_id AS cohort_id, c.definition AS definition
-FROM audiences AS a FINAL
-LEFT JOIN (
-    SELECT cohort_id, definition FROM cohorts FINAL WHERE workspace_id = {ws:String}
-) AS c ON c.cohort_id = a.source_cohort_id
-WHERE a.workspace_id = {ws:String} AND a.audience_id = {aud:String}
+# Everything a refresh reads before it writes, in one statement of one row: the run and
+# the audience's other runs (see runs.SITUATION), the audience with its source cohort's
+# definition, and the highest attempt the run has rows staged under.
+_PREPARE = (
+    "SELECT * FROM ("
+    + runs.SITUATION
+    + """) AS r
+CROSS JOIN (
+    SELECT count() AS audience_found, any(a.status) AS audience_status,
+           any(a.source_cohort_id) AS cohort_id, any(c.definition) AS definition
+    FROM audiences AS a FINAL
+    LEFT JOIN (
+        SELECT cohort_id, definition FROM cohorts FINAL WHERE workspace_id = {ws:String}
+    ) AS c ON c.cohort_id = a.source_cohort_id
+    WHERE a.workspace_id = {ws:String} AND a.audience_id = {aud:String}
+) AS s
+CROSS JOIN (
+    SELECT max(attempt) AS staged_attempt FROM audience_changes
+    WHERE workspace_id = {ws:String} AND audience_id = {aud:String} AND run_id = {run:String}
+) AS x
 """
+)
 
 
 class Refusal(Exception):
@@ -112,12 +143,15 @@ def refresh(
 
     Transient store errors propagate (the caller retries the same run); a refresh that can
     never succeed is recorded as failed and returned."""
-    found = runs.situation(db, workspace_id, audience_id, run_id)
+    params = {"ws": workspace_id, "aud": audience_id, "run": run_id}
+    row = db.one(_PREPARE, params) or {}
+    found = runs.situation_of(db, row, params)
     run = found.run
     if run is None:
         raise NotFound(f"run {run_id} of audience {audience_id} does not exist")
     if run.status == "succeeded" or (run.status == "failed" and not run.staged):
         return run
+    checkpoint("read")
     latest = (found.latest_evaluated_at, found.latest_member_count)
     for earlier in found.unfinished:
         finished = _apply(db, earlier, clock, checkpoint)
@@ -125,7 +159,8 @@ def refresh(
         latest = (finished.evaluated_at, finished.member_count)
     if not run.staged:
         try:
-            run = _stage(db, run, latest, clock, checkpoint)
+            staged_attempt = int(row.get("staged_attempt") or 0)
+            run = _stage(db, run, _source(row), staged_attempt, latest, clock, checkpoint)
         except Refusal as refusal:
             return fail(db, run, str(refusal), clock)
         if run.status == "succeeded":
@@ -147,15 +182,16 @@ def fail(db: ClickHouse, run: Run, error: str, clock: Clock = utcnow) -> Run:
 def _stage(
     db: ClickHouse,
     run: Run,
+    source: tuple[str, Definition],
+    staged_attempt: int,
     latest: tuple[datetime | None, int],
     clock: Clock,
     checkpoint: Checkpoint,
 ) -> Run:
-    """Steps 1 to 3. `latest` is the evaluation time and member count of the audience's
+    """Steps 1 and 2. `latest` is the evaluation time and member count of the audience's
     latest run that committed to a delta (all of them are applied by now): the new delta
-    counts from that member count, and the new evaluation time comes strictly after it.
-    An empty delta has nothing to apply, so its run is recorded as done at once."""
-    cohort_id, definition = _source(db, run)
+    counts from that member count, and the new evaluation time comes strictly after it."""
+    cohort_id, definition = source
     latest_at, latest_members = latest
     started = run.started_at or clock()
     at = clock()
@@ -163,23 +199,22 @@ def _stage(
         at = latest_at + timedelta(microseconds=1)
     run = run.but(
         status="running",
-        attempt=run.attempt + 1,
+        attempt=max(run.attempt, staged_attempt) + 1,
         started_at=started,
         evaluated_at=at,
         definition=definition.model_dump_json(),
         error="",
     )
-    runs.save(db, run)
-    checkpoint("running")
     try:
         query = query_for(db, run.workspace_id, definition, at, cohort_id, distinct=False)
     except CompileError as error:
         raise Refusal(str(error)) from error
     keys = {"r_ws": run.workspace_id, "r_aud": run.audience_id, "r_run": run.run_id}
-    stats = db.command(
-        _STAGE.replace("__COHORT__", query.sql),
-        query.params | keys | {"r_attempt": run.attempt, "r_at": at},
-    )
+    with _running_if_slow(db, run, checkpoint):
+        stats = db.command(
+            _STAGE.replace("__COHORT__", query.sql),
+            query.params | keys | {"r_attempt": run.attempt, "r_at": at},
+        )
     checkpoint("changes")
     # An attempt stages into rows of its own, so a statement that wrote nothing staged an
     # empty delta: the steady state of an hourly refresh, spared a read.
@@ -198,6 +233,36 @@ def _stage(
     return run
 
 
+@contextmanager
+def _running_if_slow(db: ClickHouse, run: Run, checkpoint: Checkpoint) -> Iterator[None]:
+    """Record `run` (status `running`) if the block is still going after `RUNNING_AFTER`.
+    When the block ends the record has been written or never will be, so whatever the
+    refresh writes next comes after it (a later version). The lock is checked before
+    writing; a record that cannot be written is only logged: nothing depends on it."""
+    guard = threading.Lock()
+    over = False
+
+    def say_running() -> None:
+        with guard:
+            if over:
+                return
+            try:
+                checkpoint("running")
+                runs.save(db, run)
+            except Exception as error:
+                log.warning("refresh.running_not_recorded", run_id=run.run_id, error=str(error))
+
+    timer = threading.Timer(RUNNING_AFTER, say_running)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+        with guard:
+            over = True
+
+
 def _apply(db: ClickHouse, run: Run, clock: Clock, checkpoint: Checkpoint) -> Run:
     assert run.staged and run.evaluated_at is not None
     db.command(_APPLY, _keys(run) | {"version": _version(run.evaluated_at)})
@@ -208,14 +273,15 @@ def _apply(db: ClickHouse, run: Run, clock: Clock, checkpoint: Checkpoint) -> Ru
     return done
 
 
-def _source(db: ClickHouse, run: Run) -> tuple[str, Definition]:
-    """The audience's source cohort and its current definition, if it may refresh."""
-    row = db.one(_SOURCE, {"ws": run.workspace_id, "aud": run.audience_id})
-    if row is None or row["status"] == "archived":
+def _source(row: dict[str, Any]) -> tuple[str, Definition]:
+    """The audience's source cohort and its current definition, from the refresh's read,
+    if it may refresh."""
+    status = row.get("audience_status") if row.get("audience_found") else None
+    if status is None or status == "archived":
         raise Refusal("the audience was archived before this refresh ran")
-    if row["status"] != "active":
-        raise Refusal(f"the audience was {row['status']} before this refresh ran")
-    if not row["definition"]:
+    if status != "active":
+        raise Refusal(f"the audience was {status} before this refresh ran")
+    if not row.get("definition"):
         raise Refusal("the audience's source cohort no longer exists")
     return row["cohort_id"], Definition.model_validate_json(row["definition"])
 

@@ -112,7 +112,9 @@ class Situation:
 
 
 _THIS = ", ".join(f"anyIf({c}, run_id = {{run:String}}) AS this_{c}" for c in _COLUMNS)
-_SITUATION = f"""
+# One row, whatever the audience has run: a part of a larger read (see the evaluator),
+# with the parameters ws, aud and run.
+SITUATION = f"""
 SELECT {_THIS}, countIf(run_id = {{run:String}}) AS found,
        maxIf(evaluated_at, staged = 1) AS latest_evaluated_at,
        argMaxIf(member_count, evaluated_at, staged = 1) AS latest_member_count,
@@ -122,11 +124,9 @@ WHERE workspace_id = {{ws:String}} AND audience_id = {{aud:String}}
 """
 
 
-def situation(db: ClickHouse, workspace_id: str, audience_id: str, run_id: str) -> Situation:
-    """One aggregate over the audience's runs; the unfinished ones (rare: a crash) are
+def situation_of(db: ClickHouse, row: dict, params: dict[str, str]) -> Situation:
+    """The situation in a row of `SITUATION`; the unfinished runs (rare: a crash) are
     fetched only when there are any."""
-    params = {"ws": workspace_id, "aud": audience_id, "run": run_id}
-    row = db.one(_SITUATION, params) or {}
     run = _run({c: row[f"this_{c}"] for c in _COLUMNS}) if row.get("found") else None
     unfinished: list[Run] = []
     if row.get("unfinished"):
