@@ -206,8 +206,26 @@ def test_quoted_number_stays_text(written: str) -> None:
     assert rule.value == written[1:-1] and isinstance(rule.value, str)
 
 
-@pytest.mark.parametrize("written", ["1e5", "+3", ".5", "1.", "0x1F", "1_000", "inf", "NaN", "١٢"])
-def test_number_spellings_other_than_plain_ascii_decimal_are_text(written: str) -> None:
+NUMBERS_IN_OTHER_SPELLINGS = ["1e5", "2.5E-3", "+3", ".5", "1.", "1_000", "1,000", "-1,250.5", "١٢"]
+
+
+@pytest.mark.parametrize("written", NUMBERS_IN_OTHER_SPELLINGS)
+@pytest.mark.parametrize("rule", ["person:x = {}", "person:x > {}", "event:e where x >= {}"])
+def test_a_number_in_another_spelling_is_refused_at_its_column(written: str, rule: str) -> None:
+    text = rule.format(written)
+    error = error_of(text)
+    assert error.column == text.index(written) + 1
+    assert "plain digits" in str(error) and "quotes" in str(error)
+
+
+@pytest.mark.parametrize("written", NUMBERS_IN_OTHER_SPELLINGS)
+def test_the_same_spelling_quoted_or_as_a_contains_needle_is_text(written: str) -> None:
+    assert parse_rule(f'person:x = "{written}"').value == written
+    assert parse_rule(f"person:x contains {written}").value == written
+
+
+@pytest.mark.parametrize("written", ["0x1F", "inf", "NaN", "1.2.3", "10.0.0.1", "3-4", "A1"])
+def test_values_that_do_not_read_as_numbers_are_text(written: str) -> None:
     assert parse_rule(f"person:x = {written}").value == written
 
 

@@ -8,8 +8,10 @@ handles that directly, where a context-free token stream would need lookahead tr
 method that consumes text records the 1-based column of what it read, and `error` builds a
 `RuleError` pointing at a column with what was expected and the text actually found there.
 Keywords are matched as ASCII words without regard to case; names and values are any unicode.
-A bare value is a number only if it is plain ASCII decimal (`-?[0-9]+(.[0-9]+)?`); anything
-quoted, and any other spelling such as `1e5` or `+3`, is text.
+A bare value is a number only if it is plain ASCII decimal (`-?[0-9]+(.[0-9]+)?`), and text
+if it does not read as a number at all. One that reads as a number in another spelling
+(`1e5`, `+3`, `.5`, `1_000`, `١٢`) is refused where it would be compared: as text it would
+silently compare letter by letter, so the writer is asked for plain digits or quotes.
 """
 
 from __future__ import annotations
@@ -26,6 +28,21 @@ ESCAPE_EXPECTED = "\\\", \\' or \\\\ after a backslash"
 # ASCII digits only: `int()` would also accept Arabic-Indic and other unicode digits.
 NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 _WORD = re.compile(r"[A-Za-z0-9_]+", re.ASCII)
+
+
+def reads_as_number(text: str) -> bool:
+    """Would people read `text` as a number: any spelling Python reads as one (`1e5`, `+3`,
+    `.5`, `1_000`, other scripts' digits), and digits grouped with commas (`1,000`)? Words
+    such as `inf` or `nan` are left to be text."""
+    if not any(char.isdigit() for char in text):
+        return False
+    if re.fullmatch(r"[+-]?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?", text):
+        return True
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 class Token(NamedTuple):
@@ -136,9 +153,19 @@ class Scanner:
         self.pos = len(self.text)
         return Token(value, False, start + 1)
 
-    def scalar(self, token: Token) -> str | int | float:
-        """A value token as the model's value: bare digits are a number, all else is text."""
-        if token.quoted or not NUMBER.fullmatch(token.text):
+    def scalar(self, token: Token, compared: bool = True) -> str | int | float:
+        """A value token as the model's value: bare digits are a number, all else is text.
+        A `compared` value (not a `contains` needle) that reads as a number in any other
+        spelling is an error."""
+        if token.quoted:
+            return token.text
+        if not NUMBER.fullmatch(token.text):
+            if compared and reads_as_number(token.text):
+                raise self.error(
+                    "a number in plain digits, such as 100000 or -2.5"
+                    " (or the value in quotes, to compare it as text)",
+                    token.column - 1,
+                )
             return token.text
         try:
             number: int | float = int(token.text) if "." not in token.text else float(token.text)

@@ -232,7 +232,7 @@ class _TextParser:
         if op in SET_OPS:
             return op, None, column
         token = self._value(rest)
-        return op, self.scan.scalar(token), token.column
+        return op, self.scan.scalar(token, compared=op != "contains"), token.column
 
     def _property_op(self) -> tuple[str, int]:
         scan = self.scan

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from decimal import Decimal
 
-from .lexer import NUMBER, OPERATOR_CHARS, QUOTES
+from .lexer import NUMBER, OPERATOR_CHARS, QUOTES, reads_as_number
 from .model import CohortRule, Definition, EventRule, PersonRule, Rule, Scalar
 from .parser import SET_OPS
 
@@ -89,9 +89,10 @@ def _value_needs_quotes(text: str, rest: bool) -> bool:
 
 
 def _looks_numeric(text: str) -> bool:
-    # Beyond what the parser reads as a number, text such as `1e5`, `.5` or `inf` reads as
-    # one to people, so it is quoted to say plainly that it compares as text.
-    if NUMBER.fullmatch(text):
+    # Beyond what the parser reads as a number, text that reads as one to people (`1e5`,
+    # `1,000`, `inf`) is quoted to say plainly that it compares as text; the parser refuses
+    # most such spellings bare.
+    if NUMBER.fullmatch(text) or reads_as_number(text):
         return True
     try:
         float(text)
