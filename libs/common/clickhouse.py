@@ -57,6 +57,8 @@ class _ChdbBackendWithStorageStats(ChdbBackend):
 def _aware(value: Any) -> Any:
     if isinstance(value, datetime) and value.tzinfo is None:
         return value.replace(tzinfo=UTC)
+    if isinstance(value, tuple):  # a Tuple column's elements
+        return tuple(_aware(element) for element in value)
     return value
 
 
