@@ -193,3 +193,28 @@ def test_the_rule_text_box_takes_the_clis_text_and_points_at_mistakes(
 
     page.get_by_role("button", name="Save cohort").click()
     expect(page.locator(".flash")).to_contain_text("Saved “high-intent”: 1 person matches")
+
+
+def test_a_number_in_another_spelling_is_pointed_out_and_quotes_make_it_text(
+    page: Page, running: Running, shop: str
+) -> None:
+    sign_in(page, running.url, shop)
+    page.goto(f"{running.url}/app/cohorts/new")
+    card = rule(page, 0)
+    card.get_by_label("Condition").select_option("person")
+    condition(card, "Property", "ltv", ">", "100,000")
+
+    error = card.locator("[data-rule-error]")
+    expect(error).to_contain_text("plain digits, like 100000")
+    expect(card.get_by_label("Value")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("[data-preview-status]")).to_have_text("Fix rule 1 to update the count.")
+
+    card.get_by_label("Value").fill('"100,000"')
+    expect(error).to_be_hidden()
+    expect(page.locator("[data-preview-text]")).to_have_text('person:ltv > "100,000"')
+    card.get_by_label("Value").fill("100000")
+    expect(page.locator("[data-preview-text]")).to_have_text("person:ltv > 100000")
+    card.get_by_label("Operator").select_option("contains")
+    card.get_by_label("Value").fill("1,000")
+    expect(page.locator("[data-preview-text]")).to_have_text('person:ltv contains "1,000"')
+    expect(error).to_be_hidden()

@@ -51,7 +51,8 @@
       if (read.missing && !card.dataset.touched) return;
       rules.push(read.rule);
       owners.push(card);
-      if (read.missing && !incomplete) incomplete = { card: card, position: position, el: read.missing };
+      var flaw = read.missing ? { el: read.missing } : read.problem;
+      if (flaw && !incomplete) incomplete = { card: card, position: position, el: flaw.el, text: flaw.text };
     });
     return { rules: rules, owners: owners, match: matchValue(), incomplete: incomplete };
   }
@@ -107,7 +108,7 @@
 
   function showMissing(incomplete) {
     clearErrors();
-    ruleError(incomplete.card, MISSING[incomplete.el.getAttribute("data-field")] || "Fill this in.", incomplete.el);
+    ruleError(incomplete.card, incomplete.text || MISSING[incomplete.el.getAttribute("data-field")] || "Fill this in.", incomplete.el);
     incomplete.el.focus();
   }
 
@@ -166,7 +167,14 @@
       idle(mode === "builder" && cards().length ? "Fill in a rule to see who matches." : "Add a rule to see who matches.");
       return;
     }
-    if (c.incomplete) { clearErrors(); idle("Finish rule " + (c.incomplete.position + 1) + " to update the count."); return; }
+    if (c.incomplete) {
+      clearErrors();
+      var rule = c.incomplete.position + 1;
+      // A value to fix is said at once, where it is; an empty field only when saving.
+      if (c.incomplete.text) ruleError(c.incomplete.card, c.incomplete.text, c.incomplete.el);
+      idle((c.incomplete.text ? "Fix rule " : "Finish rule ") + rule + " to update the count.");
+      return;
+    }
     ask(c.rules, c.owners);
   }
 

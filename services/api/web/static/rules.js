@@ -3,12 +3,20 @@
  * A card is cloned from the page's <template>, its controls labelled, and shows only the
  * fields its kind of rule takes. `read` turns a card back into a JSON rule, with the first
  * required field left empty (if any), so the page can point at it instead of sending it.
- * A value that reads as a number is sent as one, as the rule text does; text that looks
- * like a number but was loaded as text ("02139") stays text until it is edited.
+ * A value in plain digits is sent as a number, as the rule text does; one in quotes is sent
+ * as the text inside them; text that looks like a number but was loaded as text ("02139")
+ * stays text until it is edited. A compared value that reads as a number in another
+ * spelling ("100,000", "1e5", "+3") is pointed out rather than sent as text, where it would
+ * compare letter by letter: the rule text refuses it the same way.
  */
 (function () {
   "use strict";
   var NUMBER = /^-?[0-9]+(\.[0-9]+)?$/;
+  var QUOTED = /^(["'])([\s\S]*)\1$/;
+  var GROUPED = /^[+-]?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?$/;
+  var SPELLED = /^[+-]?(\p{Nd}(_?\p{Nd})*(\.(\p{Nd}(_?\p{Nd})*)?)?|\.\p{Nd}(_?\p{Nd})*)([eE][+-]?\p{Nd}(_?\p{Nd})*)?$/u;
+  var SPELLING = "Write the number in plain digits, like 100000, or put the value in quotes to compare it as text.";
+  function readsAsNumber(text) { return GROUPED.test(text) || SPELLED.test(text); }
   var SET_OPS = ["is set", "is not set"];
   var uid = 0;
 
@@ -56,7 +64,7 @@
       var input = field(root, "value");
       input.value = c.value === null || c.value === undefined ? "" : String(c.value);
       // Text that looks like a number stays text, as it was written ("02139").
-      if (typeof c.value === "string" && NUMBER.test(c.value)) input.dataset.asText = "1";
+      if (typeof c.value === "string" && readsAsNumber(c.value)) input.dataset.asText = "1";
     }
 
     function setRule(card, rule) {
@@ -102,23 +110,29 @@
       });
     }
 
-    function scalar(input) {
-      var text = input.value.trim();
-      return NUMBER.test(text) && !input.dataset.asText ? Number(text) : text;
+    // The value to send, and whether it is one to point out (see the top).
+    function scalar(input, compared) {
+      var text = input.value.trim(), quoted = QUOTED.exec(text);
+      if (quoted) return { value: quoted[2] };
+      if (input.dataset.asText) return { value: text };
+      if (NUMBER.test(text)) return { value: Number(text) };
+      return { value: text, misspelt: compared && readsAsNumber(text) };
     }
 
-    function condition(root, missing) {
+    function condition(root, missing, problems) {
       var c = { property: value(root, "property"), op: field(root, "op").value };
       if (!c.property) missing.push(field(root, "property"));
       if (SET_OPS.indexOf(c.op) < 0) {
-        if (!value(root, "value")) missing.push(field(root, "value"));
-        c.value = scalar(field(root, "value"));
+        var input = field(root, "value"), read = scalar(input, c.op !== "contains");
+        if (!value(root, "value")) missing.push(input);
+        if (read.misspelt) problems.push({ el: input, text: SPELLING });
+        c.value = read.value;
       }
       return c;
     }
 
     function readRule(card) {
-      var kind = field(card, "kind").value, missing = [];
+      var kind = field(card, "kind").value, missing = [], problems = [];
       var type = kind.replace("not-", ""), negate = kind !== type;
       var rule;
       if (type === "event") {
@@ -132,16 +146,16 @@
           if (value(card, "window_value") === "") missing.push(field(card, "window_value"));
           rule.within = value(card, "window_value") + field(card, "window_unit").value;
         }
-        card.querySelectorAll("[data-filter]").forEach(function (row) { rule.where.push(condition(row, missing)); });
+        card.querySelectorAll("[data-filter]").forEach(function (row) { rule.where.push(condition(row, missing, problems)); });
       } else if (type === "person") {
-        rule = condition(card.querySelector('[data-kind="person"]'), missing);
+        rule = condition(card.querySelector('[data-kind="person"]'), missing, problems);
         rule.type = "person"; rule.negate = negate;
       } else {
         var select = field(card, "cohort");
         if (!select.value) missing.push(select);
         rule = { type: "cohort", cohort: select.value ? select.selectedOptions[0].text : "", cohort_id: select.value || null, negate: negate };
       }
-      return { rule: rule, missing: missing[0] || null };
+      return { rule: rule, missing: missing[0] || null, problem: problems[0] || null };
     }
 
     // The control a server error names by its JSON path ("within", "count.value",
