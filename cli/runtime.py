@@ -23,7 +23,7 @@ from faststream.redis import RedisBroker
 
 from gurulu.api.app import create_app
 from gurulu.api.context import ApiContext
-from gurulu.common import crypto, logs, monitor
+from gurulu.common import crypto, logs, metrics, monitor
 from gurulu.common import redis as redis_support
 from gurulu.common.clickhouse import ClickHouse, connect
 from gurulu.common.messages import (
@@ -123,6 +123,7 @@ async def run(
     stop: asyncio.Event,
     on_ready: Callable[[Runtime], Awaitable[None]] | None = None,
 ) -> None:
+    metrics.REFRESH_INTERVAL.set(settings.tick_interval_seconds)
     runtime = await Runtime(settings).open()
     tasks: list[asyncio.Task[None]] = []
     server: _Server | None = None

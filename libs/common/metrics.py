@@ -16,7 +16,9 @@ from gurulu.common.messages import REFRESH_STREAM, RefreshOutcome, RefreshReason
 from gurulu.common.store.destinations import Type as DestinationType
 from gurulu.common.store.workspaces import Plan
 
-LAG_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200)
+LAG_BUCKETS = (
+    0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600, 86400, 172800
+)  # fmt: skip
 DURATION_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300)
 # Most API answers take a few milliseconds: finer steps there, so that a p95 says something.
 API_BUCKETS = (0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
@@ -47,6 +49,15 @@ DEAD_LETTERS = Counter(
     "gurulu_dead_letters_total", "Messages moved to a dead-letter stream.", ["stream"]
 )
 TICKS = Counter("gurulu_ticks_total", "Ticks emitted by this ticker.")
+# The alerts measure "late" against the configured interval, whatever it is.
+REFRESH_INTERVAL = Gauge(
+    "gurulu_refresh_interval_seconds",
+    "The interval between ticks this deployment is configured with (GURULU_TICK_INTERVAL_SECONDS).",
+)
+LAST_TICK = Gauge(
+    "gurulu_ticker_last_tick_timestamp_seconds",
+    "When this ticker last emitted a tick, in Unix time (0 until it has).",
+)
 TICK_AUDIENCES = Histogram(
     "gurulu_tick_audiences",
     "Audiences a tick requested refreshes of.",

@@ -103,6 +103,7 @@ class Ticker:
             await self.redis.delete(key)
             raise
         metrics.TICKS.inc()
+        metrics.LAST_TICK.set_to_current_time()
         metrics.TICK_AUDIENCES.observe(len(requested))
         log.info("ticker.tick", at=at.isoformat(), audiences=len(requested))
         return len(requested)

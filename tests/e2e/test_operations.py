@@ -213,11 +213,15 @@ def _get(url: str) -> httpx.Response | None:
 
 
 def test_ticks_are_counted_with_the_audiences_each_one_asked_for(tmp_path):
+    started = time.time()
     system = start_system(tmp_path / "data", tick_seconds=2)
     try:
         _, key = system.workspace()
         first = wait_for(lambda: (s := scrape(system.url)) and value(s, "gurulu_ticks_total") and s)
         assert value(first, "gurulu_tick_audiences_sum") == 0  # no audience yet
+        # What the alerts measure lateness against: the interval, and the last tick's time.
+        assert value(first, "gurulu_refresh_interval_seconds") == 2
+        assert started < value(first, "gurulu_ticker_last_tick_timestamp_seconds") < time.time()
         with system.client(key) as api:
             api.post("/v1/events", json={"events": [{"event": "visit", "person_id": "a"}]})
             api.post("/v1/cohorts", json={"name": "v", "rules": ["event:visit"]})
