@@ -106,7 +106,7 @@ SELECT {{ws:String}}, {person} FROM ({with_properties})
 
 # Refresh checkpoints, each named after the step that ends there.
 _PHASES = {
-    "read": "read",  # the run and its audience's runs, the cohort's definition, staged attempts
+    "running": "prepare",  # run, audience and cohort reads; run record 'running'
     "changes": "stage",  # compile + INSERT … SELECT of the delta (GROUP BY with the members)
     "staged": "count+record",  # counts of the delta (when it has rows), run record 'staged'
     "members": "apply",  # INSERT … SELECT of the delta into audience_members

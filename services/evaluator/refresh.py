@@ -1,40 +1,36 @@
 """One refresh of an audience, with an exactly-once effect.
 
 A refresh evaluates the source cohort's current definition and turns the audience's
-members into exactly that set. It reads first — the run and the audience's other runs;
-then, to stage, the audience, its source cohort's definition and the attempts the run has
-already staged, each a small read by key — and then writes in four steps, each of which
-can be replayed:
+members into exactly that set. It reads what it needs by key — the run and the audience's
+other runs, the audience, its source cohort's definition — and writes in five steps, each
+of which can be replayed:
 
-1. the delta is staged in `audience_changes` under (run, attempt) — joined and left, in one
+1. the run record says `running`, with a new attempt number and its evaluation time;
+2. the delta is staged in `audience_changes` under (run, attempt) — joined and left, in one
    `INSERT … SELECT` whose GROUP BY of the new set and the current members runs inside
-   ClickHouse. The attempt number is one above every attempt of the run seen so far, in its
-   record or in staged rows, so an attempt never shares rows with one that crashed;
-2. the run record says `staged`, with the counts: from here on this attempt's delta is the
+   ClickHouse;
+3. the run record says `staged`, with the counts: from here on this attempt's delta is the
    run's, whatever happens. An empty delta has nothing to apply: its run is recorded
    `succeeded` here, and the refresh ends;
-3. the staged rows are written to `audience_members` with the run's version (joins as rows,
+4. the staged rows are written to `audience_members` with the run's version (joins as rows,
    leaves as tombstones); writing them again changes nothing;
-4. the run record says `succeeded`.
+5. the run record says `succeeded`.
 
-A crash before 2 leaves rows nobody reads, and the next attempt stages afresh. A crash after
-2 is finished by replaying 3 and 4 — by the same run, or by the next run of the audience,
+A crash before 3 leaves rows nobody reads, and the next attempt stages afresh. A crash after
+3 is finished by replaying 4 and 5 — by the same run, or by the next run of the audience,
 which first completes any staged run it finds, so deltas are applied in order.
 
-A run still staging after `RUNNING_AFTER` seconds is recorded as `running`, with its
-evaluation time, from a timer thread: that record tells people watching a long refresh
-what it is doing, and nothing reads it back. So the hourly refresh of an audience where
-little changed costs one read, the staging statement and one write.
+Step 1 is what keeps attempts apart, and it must be visible before the stage starts: an
+evaluator that stalled and lost its lock may still have its staging statement running when
+another takes the run over, and that one's rows land later. Deriving the attempt from the
+rows already staged instead would let both stage under one number.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from gurulu.common import logs
 from gurulu.common.clickhouse import ClickHouse
 from gurulu.common.clock import utcnow
 from gurulu.common.errors import NotFound
@@ -43,11 +39,6 @@ from gurulu.common.rules.compiler import CompileError
 from gurulu.common.rules.model import Definition
 from gurulu.common.store import runs
 from gurulu.common.store.runs import Run
-
-log = logs.get("gurulu.evaluator")
-
-# How long a refresh stages before its run record says `running`.
-RUNNING_AFTER = 0.2
 
 Checkpoint = Callable[[str], None]
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -99,11 +90,6 @@ WHERE workspace_id = {ws:String} AND audience_id = {aud:String}
 _DEFINITION = """
 SELECT definition FROM cohorts FINAL
 WHERE workspace_id = {ws:String} AND cohort_id = {cohort:String}
-"""
-
-_STAGED_ATTEMPT = """
-SELECT max(attempt) FROM audience_changes
-WHERE workspace_id = {ws:String} AND audience_id = {aud:String} AND run_id = {run:String}
 """
 
 
@@ -175,7 +161,7 @@ def _stage(
     clock: Clock,
     checkpoint: Checkpoint,
 ) -> Run:
-    """Steps 1 and 2. `latest` is the evaluation time and member count of the audience's
+    """Steps 1 to 3. `latest` is the evaluation time and member count of the audience's
     latest run that committed to a delta (all of them are applied by now): the new delta
     counts from that member count, and the new evaluation time comes strictly after it."""
     cohort_id, definition = source
@@ -186,23 +172,23 @@ def _stage(
         at = latest_at + timedelta(microseconds=1)
     run = run.but(
         status="running",
-        attempt=max(run.attempt, _staged_attempt(db, run)) + 1,
+        attempt=run.attempt + 1,
         started_at=started,
         evaluated_at=at,
         definition=definition.model_dump_json(),
         error="",
     )
+    runs.save(db, run)
+    checkpoint("running")
     try:
         query = query_for(db, run.workspace_id, definition, at, cohort_id, distinct=False)
     except CompileError as error:
         raise Refusal(str(error)) from error
     keys = {"r_ws": run.workspace_id, "r_aud": run.audience_id, "r_run": run.run_id}
-    checkpoint("read")
-    with _running_if_slow(db, run, checkpoint):
-        stats = db.command(
-            _STAGE.replace("__COHORT__", query.sql),
-            query.params | keys | {"r_attempt": run.attempt, "r_at": at},
-        )
+    stats = db.command(
+        _STAGE.replace("__COHORT__", query.sql),
+        query.params | keys | {"r_attempt": run.attempt, "r_at": at},
+    )
     checkpoint("changes")
     # An attempt stages into rows of its own, so a statement that wrote nothing staged an
     # empty delta: the steady state of an hourly refresh, spared a read.
@@ -219,36 +205,6 @@ def _stage(
     runs.save(db, run)
     checkpoint("staged")
     return run
-
-
-@contextmanager
-def _running_if_slow(db: ClickHouse, run: Run, checkpoint: Checkpoint) -> Iterator[None]:
-    """Record `run` (status `running`) if the block is still going after `RUNNING_AFTER`.
-    When the block ends the record has been written or never will be, so whatever the
-    refresh writes next comes after it (a later version). The lock is checked before
-    writing; a record that cannot be written is only logged: nothing depends on it."""
-    guard = threading.Lock()
-    over = False
-
-    def say_running() -> None:
-        with guard:
-            if over:
-                return
-            try:
-                checkpoint("running")
-                runs.save(db, run)
-            except Exception as error:
-                log.warning("refresh.running_not_recorded", run_id=run.run_id, error=str(error))
-
-    timer = threading.Timer(RUNNING_AFTER, say_running)
-    timer.daemon = True
-    timer.start()
-    try:
-        yield
-    finally:
-        timer.cancel()
-        with guard:
-            over = True
 
 
 def _apply(db: ClickHouse, run: Run, clock: Clock, checkpoint: Checkpoint) -> Run:
@@ -275,13 +231,6 @@ def _source(db: ClickHouse, run: Run) -> tuple[str, Definition]:
     if not definition:
         raise Refusal("the audience's source cohort no longer exists")
     return cohort_id, Definition.model_validate_json(definition)
-
-
-def _staged_attempt(db: ClickHouse, run: Run) -> int:
-    """The highest attempt the run has rows staged under (0 for none): a new attempt goes
-    above it, so that it never shares rows with an attempt that crashed before its record."""
-    params = {"ws": run.workspace_id, "aud": run.audience_id, "run": run.run_id}
-    return int(db.scalar(_STAGED_ATTEMPT, params) or 0)
 
 
 def _version(evaluated_at: datetime) -> int:

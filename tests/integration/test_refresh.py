@@ -3,20 +3,17 @@ crashes between any two of its writes."""
 
 from __future__ import annotations
 
-import threading
-import time
 from datetime import datetime, timedelta
 
 import pytest
 
 from gurulu.api import cohorts as cohort_cases
 from gurulu.common.clickhouse import ClickHouse
-from gurulu.common.store import runs
-from gurulu.evaluator import refresh as refresh_module
+from gurulu.common.store import changes, runs
 from gurulu.evaluator.refresh import refresh
 from tests.support import NOW, ago, audience, cohort, events, matching, members, request, workspace
 
-STEPS = ("changes", "staged", "members", "succeeded")
+STEPS = ("running", "changes", "staged", "members", "succeeded")
 
 
 class Crash(Exception):
@@ -112,75 +109,6 @@ def test_a_refresh_where_nobody_joins_or_leaves_records_zero_counts_and_keeps_me
     events(db, ws, ("dan", "add_to_cart", NOW + timedelta(minutes=2)))
     moved = run_at(db, aud, NOW + timedelta(minutes=3))
     assert (moved.joined_count, moved.left_count, moved.member_count) == (1, 0, 4)
-
-
-def staging_held_until(db, monkeypatch, ready):
-    """Hold the refresh's staging statement until `ready()` is true (at most 10 s), and
-    return what `ready()` said then."""
-    seen = []
-    command = db.command
-
-    def held(sql, params=None):
-        if sql.lstrip().startswith("INSERT INTO audience_changes"):
-            for _ in range(1000):
-                if found := ready():
-                    break
-                time.sleep(0.01)
-            seen.append(found)
-        return command(sql, params)
-
-    monkeypatch.setattr(db, "command", held)
-    return seen
-
-
-def test_a_slow_refresh_says_running_while_it_stages_and_its_end_comes_after(db, shop, monkeypatch):
-    ws, source, aud = shop
-    monkeypatch.setattr(refresh_module, "RUNNING_AFTER", 0.0)
-    run = request(db, aud)
-    seen = staging_held_until(
-        db,
-        monkeypatch,
-        lambda: (r := runs.get(db, ws, aud.audience_id, run.run_id)).status == "running" and r,
-    )
-    done = refresh(db, ws, aud.audience_id, run.run_id, clock=clock_at(NOW))
-    (running,) = seen
-    assert running and (running.attempt, running.evaluated_at, running.staged) == (1, NOW, False)
-    assert running.definition == done.definition
-    assert runs.get(db, ws, aud.audience_id, run.run_id) == done
-    assert done.status == "succeeded" and done.joined_count == 3
-
-
-def test_a_running_record_that_cannot_be_written_does_not_stop_the_refresh(db, shop, monkeypatch):
-    ws, source, aud = shop
-    monkeypatch.setattr(refresh_module, "RUNNING_AFTER", 0.0)
-    refused = threading.Event()
-
-    def lock_in_doubt(step: str) -> None:
-        if step == "running":
-            refused.set()
-            raise Crash(step)
-
-    run = request(db, aud)
-    seen = staging_held_until(db, monkeypatch, refused.is_set)
-    done = refresh(
-        db, ws, aud.audience_id, run.run_id, clock=clock_at(NOW), checkpoint=lock_in_doubt
-    )
-    assert seen == [True]
-    assert done.status == "succeeded" and done.joined_count == 3
-
-
-def test_a_quick_refresh_writes_no_running_record(db, shop, monkeypatch):
-    ws, source, aud = shop
-    monkeypatch.setattr(refresh_module, "RUNNING_AFTER", 60.0)  # quick: ends well before
-    run_at(db, aud, NOW)
-    quiet = request(db, aud, at=NOW + timedelta(minutes=1))
-    refresh(db, ws, aud.audience_id, quiet.run_id, clock=clock_at(NOW + timedelta(minutes=1)))
-    statuses = db.rows(
-        "SELECT status FROM refresh_runs WHERE workspace_id = {ws:String}"
-        " AND run_id = {run:String} ORDER BY version",
-        {"ws": ws, "run": quiet.run_id},
-    )
-    assert [s for (s,) in statuses] == ["queued", "succeeded"]
 
 
 def test_running_the_same_run_again_changes_nothing(db, shop):
@@ -284,3 +212,29 @@ def test_a_delta_abandoned_before_it_was_committed_is_never_applied(db):
     done = refresh(db, ws, aud.audience_id, run.run_id, clock=clock_at(later))
     assert members(db, aud) == {"bob": later, "cem": later}
     assert (done.joined_count, done.left_count, done.member_count, done.attempt) == (2, 0, 2, 2)
+
+
+def test_rows_staged_late_by_an_attempt_that_was_taken_over_never_join_the_run(db, shop):
+    # Evaluator A records its attempt and stalls with its staging statement still running;
+    # B takes the run over and finishes it; then A's statement lands its rows.
+    ws, source, aud = shop
+    run = request(db, aud)
+    with pytest.raises(Crash):
+        refresh(
+            db, ws, aud.audience_id, run.run_id, clock=clock_at(NOW), checkpoint=crash_at("running")
+        )
+    done = refresh(db, ws, aud.audience_id, run.run_id, clock=clock_at(NOW))
+    db.insert(
+        "audience_changes",
+        [(ws, aud.audience_id, run.run_id, 1, "ghost", "joined", NOW)],
+        ("workspace_id", "audience_id", "run_id", "attempt", "person_id", "change", "at"),
+    )
+    assert done.attempt == 2
+    again = refresh(db, ws, aud.audience_id, run.run_id, clock=clock_at(NOW + timedelta(hours=1)))
+    assert again == done
+    assert set(members(db, aud)) == {"ana", "bob", "cem"}
+    assert {c.person_id for c in changes.recent_changes(db, ws, aud.audience_id)} == {
+        "ana",
+        "bob",
+        "cem",
+    }

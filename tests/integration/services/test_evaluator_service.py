@@ -217,12 +217,12 @@ async def test_an_evaluator_whose_lock_ran_out_stops_before_writing_over_the_one
     stalls = []
     ttl = 0.6
 
-    def stall_once_after_staging(evaluator):
+    def stall_once_after_running(evaluator):
         fenced = evaluator._refresh
 
         def stalling(*args, checkpoint, **kwargs):
             def at(step: str) -> None:
-                if step == "changes" and not stalls:
+                if step == "running" and not stalls:
                     stalls.append(step)
                     # This evaluator stalls past its lock's TTL; meanwhile another one takes
                     # the audience's lock over and carries the same run out to the end.
@@ -237,7 +237,7 @@ async def test_an_evaluator_whose_lock_ran_out_stops_before_writing_over_the_one
         evaluator._refresh = stalling
 
     config = EvaluatorConfig(claim_idle_ms=300, lock_ttl_seconds=ttl, lock_wait_seconds=2.0)
-    async with running(db, redis_url, config=config, patch=stall_once_after_staging) as services:
+    async with running(db, redis_url, config=config, patch=stall_once_after_running) as services:
         run = requests.queued(ws, aud.audience_id, "manual", utcnow())
         await requests.request(db, services.broker, services.redis, [run])
         await eventually(done(db, aud, run.run_id))
@@ -247,7 +247,7 @@ async def test_an_evaluator_whose_lock_ran_out_stops_before_writing_over_the_one
             if await redis.xlen(REFRESHED_STREAM):
                 break
             await asyncio.sleep(0.1)
-    assert stalls == ["changes"]
+    assert stalls == ["running"]
     assert (finished.status, finished.joined_count, finished.member_count) == ("succeeded", 3, 3)
     assert set(members(db, aud)) == {"ana", "bob", "cem"}
     assert {e["joined_count"] for e in await refreshed_events(redis)} == {3}
