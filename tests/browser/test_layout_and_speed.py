@@ -56,6 +56,30 @@ def test_on_a_phone_the_preview_comes_before_the_save_button(page: Page, running
     assert in_view, "the count is off screen when the Save button is in view"
 
 
+def test_on_a_phone_an_event_rules_window_reads_on_one_line(page: Page, running: Running) -> None:
+    page.set_viewport_size(PHONE)
+    sign_in(page, running.url, running.demo_key)
+    page.goto(f"{running.url}/app/cohorts/new")
+    card = page.locator("[data-rule]").first
+    card.get_by_label("How often").select_option(">=")
+    boxes = {
+        label: card.get_by_label(label, exact=True).bounding_box()
+        for label in ("Event", "How often", "Times", "When", "Amount", "Unit")
+    }
+    assert all(boxes.values())
+    # A line: the controls' middles within a few pixels (a select and an input differ by 1).
+    middle = {label: box["y"] + box["height"] / 2 for label, box in boxes.items() if box}
+
+    def same_line(*labels: str) -> bool:
+        return max(middle[x] for x in labels) - min(middle[x] for x in labels) < 4
+
+    assert same_line("When", "Amount", "Unit")  # "in the last | 7 | days"
+    assert same_line("How often", "Times")
+    assert middle["Event"] < middle["How often"] < middle["When"] - 20
+    assert_fits(page)
+    shot(page, "cohort-rule-phone")
+
+
 def test_a_new_audience_on_a_phone_shows_its_first_day_and_runs_that_fit(
     page: Page, running: Running
 ) -> None:
