@@ -10,12 +10,15 @@ with the same quota message as `create`.
 
 from __future__ import annotations
 
+import json as jsonlib
+import sys
+import time
 from typing import Annotated, Any, Literal
 
 import typer
 
 from .. import output
-from ..client import segment
+from ..client import Client, segment
 from . import export, history
 from .common import Json, session
 
@@ -66,11 +69,57 @@ def show(ctx: typer.Context, audience: AudienceId, json: Json = False) -> None:
 
 
 @app.command()
-def refresh(ctx: typer.Context, audience: AudienceId, json: Json = False) -> None:
+def refresh(
+    ctx: typer.Context,
+    audience: AudienceId,
+    wait: Annotated[
+        bool,
+        typer.Option("--wait", help="Wait for the refresh to finish and show what it changed."),
+    ] = False,
+    timeout: Annotated[
+        float, typer.Option(help="With --wait, how many seconds to wait at most.", min=1)
+    ] = 600,
+    json: Json = False,
+) -> None:
     """Refresh an active audience now rather than at the next hourly tick."""
     with session(ctx) as api:
         reply = api.post(f"/v1/audiences/{segment(audience)}/refresh")
-    output.emit(reply, json, _refresh_requested)
+        if not wait:
+            output.emit(reply, json, _refresh_requested)
+            return
+        run = _finished(api, audience, reply.data["run_id"], timeout, live=not json)
+    if json:
+        output.raw(jsonlib.dumps(run))
+    else:
+        _refreshed(run)
+    if run["status"] != "succeeded":
+        raise typer.Exit(output.GENERIC)
+
+
+def _finished(api: Client, audience: str, run_id: str, timeout: float, live: bool) -> Any:
+    """The run once it has finished, polled from the audience's runs; its status is shown
+    as it goes (queued, running) when stderr is a terminal. Exits if it takes too long."""
+    deadline = time.monotonic() + timeout
+    status = output.err.status(f"Refresh {run_id}: requested")
+    if live and sys.stderr.isatty():
+        status.start()
+    try:
+        while True:
+            page = api.get(f"/v1/audiences/{segment(audience)}/runs").data
+            run = next((r for r in page["data"] if r["run_id"] == run_id), None)
+            if run is not None and run["status"] in ("succeeded", "failed"):
+                return run
+            state = run["status"] if run else "requested"
+            if time.monotonic() > deadline:
+                output.err.print(
+                    f"Refresh {run_id} is still {state} after {timeout:g} s; follow it with"
+                    f" `gurulu audience runs {audience}`."
+                )
+                raise typer.Exit(output.GENERIC)
+            status.update(f"Refresh {run_id}: {state}")
+            time.sleep(0.25)
+    finally:
+        status.stop()
 
 
 @app.command()
@@ -115,6 +164,21 @@ def _created(audience: dict[str, Any]) -> None:
 
 def _refresh_requested(accepted: dict[str, Any]) -> None:
     output.out.print(f"Refresh requested: run [bold]{accepted['run_id']}[/]")
+
+
+def _refreshed(run: dict[str, Any]) -> None:
+    took = history.duration(run["duration_seconds"])
+    if run["status"] != "succeeded":
+        output.err.print(
+            f"Refresh {run['run_id']} [bold red]failed[/]: {output.text(run['error'])}"
+        )
+        return
+    members = run["member_count"]
+    output.out.print(
+        f"Refreshed in {took}: {output.count(members)} member{'' if members == 1 else 's'}"
+        f" ({history.delta(run['joined_count'], 'green', '+')} joined,"
+        f" {history.delta(run['left_count'], 'red', '-')} left); run [bold]{run['run_id']}[/]"
+    )
 
 
 def _table(page: dict[str, Any]) -> None:

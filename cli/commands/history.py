@@ -46,10 +46,10 @@ def _runs(page: dict[str, Any]) -> None:
             run["reason"],
             output.status(run["status"]),
             output.relative(run["requested_at"]),
-            _duration(run["duration_seconds"]),
+            duration(run["duration_seconds"]),
             output.count(run["member_count"]) if done else "—",
-            _delta(run["joined_count"], "green", "+") if done else "—",
-            _delta(run["left_count"], "red", "-") if done else "—",
+            delta(run["joined_count"], "green", "+") if done else "—",
+            delta(run["left_count"], "red", "-") if done else "—",
             f"[red]{output.text(run['error'])}[/]" if run["error"] else "",
         )
     output.out.print(grid)
@@ -67,8 +67,8 @@ def _changes(page: dict[str, Any]) -> None:
         grid.add_row(
             row["snapshot_date"],
             output.count(row["member_count"]),
-            _delta(row["joined_count"], "green", "+"),
-            _delta(row["left_count"], "red", "-"),
+            delta(row["joined_count"], "green", "+"),
+            delta(row["left_count"], "red", "-"),
             output.signed(row["net_change"]),
             f"[cyan]{output.bar(row['member_count'], high)}[/]",
         )
@@ -77,11 +77,11 @@ def _changes(page: dict[str, Any]) -> None:
     output.out.print(f"Members {first} → {last}: [cyan]{output.sparkline(members)}[/]")
 
 
-def _delta(value: int, colour: str, sign: str) -> str:
+def delta(value: int, colour: str, sign: str) -> str:
     return f"[{colour}]{sign}{value:,}[/]" if value else "0"
 
 
-def _duration(seconds: float | None) -> str:
+def duration(seconds: float | None) -> str:
     if seconds is None:
         return "—"
     return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:,.1f} s"

@@ -217,6 +217,22 @@ def test_an_audience_can_be_refreshed_inspected_paused_resumed_and_deleted(syste
     assert api.get(f"/v1/audiences/{audience_id}").status_code == 404
 
 
+def test_refresh_wait_shows_what_the_refresh_changed_once_it_has_finished(system, workspace, api):
+    _, key = workspace
+    audience_id = refreshed_buyers(system, key, api)
+    api.post("/v1/events", json={"events": [{"event": "checkout_started", "person_id": "cem"}]})
+
+    said = ok(gurulu(system, key, f"audience refresh {audience_id} --wait"))
+    latest = api.get(f"/v1/audiences/{audience_id}/runs").json()["data"][0]
+    assert latest["status"] == "succeeded" and latest["reason"] == "manual"
+    assert said.startswith("Refreshed in ")
+    assert "3 members (+1 joined, 0 left); run " + latest["run_id"] in said
+
+    quiet = json.loads(ok(gurulu(system, key, f"audience refresh {audience_id} --wait --json")))
+    assert (quiet["status"], quiet["joined_count"], quiet["member_count"]) == ("succeeded", 0, 3)
+    assert quiet["run_id"] != latest["run_id"]
+
+
 def test_a_fourth_audience_on_the_free_plan_exits_4_naming_the_limit(system):
     _, key = system.workspace("free")
     with system.client(key) as free:
