@@ -87,7 +87,7 @@ def refresh(
         if not wait:
             output.emit(reply, json, _refresh_requested)
             return
-        run = _finished(api, audience, reply.data["run_id"], timeout, live=not json)
+        run = _finished(api, audience, reply.data["run_id"], timeout, json)
     if json:
         output.raw(jsonlib.dumps(run))
     else:
@@ -96,12 +96,12 @@ def refresh(
         raise typer.Exit(output.GENERIC)
 
 
-def _finished(api: Client, audience: str, run_id: str, timeout: float, live: bool) -> Any:
+def _finished(api: Client, audience: str, run_id: str, timeout: float, as_json: bool) -> Any:
     """The run once it has finished, polled from the audience's runs; its status is shown
     as it goes (queued, running) when stderr is a terminal. Exits if it takes too long."""
     deadline = time.monotonic() + timeout
     status = output.err.status(f"Refresh {run_id}: requested")
-    if live and sys.stderr.isatty():
+    if not as_json and sys.stderr.isatty():
         status.start()
     try:
         while True:
@@ -111,10 +111,15 @@ def _finished(api: Client, audience: str, run_id: str, timeout: float, live: boo
                 return run
             state = run["status"] if run else "requested"
             if time.monotonic() > deadline:
-                output.err.print(
+                said = (
                     f"Refresh {run_id} is still {state} after {timeout:g} s; follow it with"
                     f" `gurulu audience runs {audience}`."
                 )
+                if as_json:
+                    body = {"code": "still_running", "message": said, "run_id": run_id}
+                    sys.stderr.write(jsonlib.dumps({"error": body}) + "\n")
+                else:
+                    output.err.print(said)
                 raise typer.Exit(output.GENERIC)
             status.update(f"Refresh {run_id}: {state}")
             time.sleep(0.25)
