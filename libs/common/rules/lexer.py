@@ -36,8 +36,13 @@ def reads_as_number(text: str) -> bool:
     such as `inf` or `nan` are left to be text."""
     if not any(char.isdigit() for char in text):
         return False
-    if re.fullmatch(r"[+-]?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?", text):
-        return True
+    return bool(re.fullmatch(r"[+-]?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?", text)) or parses_as_float(
+        text
+    )
+
+
+def parses_as_float(text: str) -> bool:
+    """Does Python's `float()` read `text`, words such as `inf` included?"""
     try:
         float(text)
     except ValueError:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from decimal import Decimal
 
-from .lexer import NUMBER, OPERATOR_CHARS, QUOTES, reads_as_number
+from .lexer import OPERATOR_CHARS, QUOTES, parses_as_float, reads_as_number
 from .model import CohortRule, Definition, EventRule, PersonRule, Rule, Scalar
 from .parser import SET_OPS
 
@@ -92,13 +92,7 @@ def _looks_numeric(text: str) -> bool:
     # Beyond what the parser reads as a number, text that reads as one to people (`1e5`,
     # `1,000`, `inf`) is quoted to say plainly that it compares as text; the parser refuses
     # most such spellings bare.
-    if NUMBER.fullmatch(text) or reads_as_number(text):
-        return True
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
+    return reads_as_number(text) or parses_as_float(text)
 
 
 def _float(value: float) -> str:
