@@ -19,7 +19,8 @@
 A sync resumed after a crash skips the batches recorded as landed and carries on with the
 same batch numbers (and so the same `webhook-id`s and Meta `batch_seq`s: the count of
 recorded batches that sent anybody). A batch whose people were recorded but whose record
-was not (a crash between the two writes) is recognised by its people and not sent again.
+was not (a crash between the two writes) is recognised by its people and not sent again;
+its record is written then, with its people identified again for who was skipped and why.
 
 The writes after a platform accepted a batch (its people, then its record) are retried in
 place with backoff (`StoreRetry`), so a transient store error there does not make the batch
@@ -232,9 +233,9 @@ class Syncer:
         recorded = await asyncio.to_thread(
             ledger.marked, self.db, ws, dest, sync.sync_id, change, number
         )
-        if recorded:
-            return _Page(change, number, tuple(rows), [], Counter(), recorded)
         sendable, skipped = await self._identify(platform, destination, change, rows)
+        if recorded:  # identified again only for its skipped people: it is not sent
+            return _Page(change, number, tuple(rows), [], skipped, recorded)
         return _Page(change, number, tuple(rows), sendable, skipped)
 
     async def _send(

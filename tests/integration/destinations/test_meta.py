@@ -205,6 +205,35 @@ async def test_a_crash_between_recording_people_and_the_batch_does_not_resend_it
     assert (sync.status, sync.added, sync.batches) == ("succeeded", MEMBERS, 3)
 
 
+async def test_a_batch_recovered_after_a_crash_keeps_its_skipped_people_in_the_totals(
+    db, redis, redis_url, tmp_path, monkeypatch
+):
+    """Pages of 4: page 1 holds two people with an email and two without; the process dies
+    after the two were recorded as held by Meta and before the batch's record."""
+    monkeypatch.setattr(Meta, "limit", 4)
+    crashes = []
+
+    def crash_before_the_batch_record(step: str) -> None:
+        if step == "marked:add:1" and not crashes:
+            crashes.append(step)
+            raise ConnectionError("lost between the two writes of batch 1")
+
+    async with harness(db, redis_url, tmp_path, crash_before_the_batch_record) as h:
+        h.people(0, 2)
+        h.people(2, 2, email="")
+        h.people(4, 3)
+        await h.refresh()
+        with MetaFake() as fake:
+            made = await h.connect("meta_custom_audience", meta(fake))
+            [sync] = await h.synced(made["id"], timeout=120)
+            history = (await h.api.get(f"{h.base}/{made['id']}/syncs")).json()["data"]
+    assert crashes == ["marked:add:1"]
+    assert [(b["batch_seq"], b["rows"]) for b in fake.batches] == [(1, 2), (2, 3)]
+    assert (sync.status, sync.added, sync.skipped, sync.batches) == ("succeeded", 5, 2, 2)
+    assert sync.skipped_reasons == {"no email or phone": 2}
+    assert history[0]["skipped_reasons"] == {"no email or phone": 2}
+
+
 async def test_rejections_meta_does_not_name_leave_the_whole_batch_to_be_offered_again(
     db, redis, redis_url, tmp_path
 ):
