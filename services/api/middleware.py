@@ -1,5 +1,7 @@
 """ASGI middleware of the API: a request id on every request (a header both ways, and on
-every log line), a cap on body size, and latency by route template."""
+every log line), a cap on body size, latency by route template, and a log line per request
+with the client's address (behind a proxy named in GURULU_FORWARDED_ALLOW_IPS, the address
+it forwarded for)."""
 
 from __future__ import annotations
 
@@ -85,6 +87,7 @@ class RequestContext:
                 status=status,
                 duration_ms=round(elapsed * 1000, 1),
                 workspace_id=scope["state"].get("workspace_id"),
+                client=(scope.get("client") or ("",))[0],
             )
             structlog.contextvars.unbind_contextvars("request_id")
 

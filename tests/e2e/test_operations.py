@@ -29,7 +29,7 @@ from gurulu.common.messages import (
     RefreshRequested,
 )
 from gurulu.common.streams import ensure_groups, keep_groups, prune_consumers, publish
-from tests.e2e.conftest import free_port, start_system, stop_system
+from tests.e2e.conftest import System, free_port, start_system, stop_system
 from tests.e2e.test_smoke import wait_for
 
 
@@ -126,11 +126,49 @@ def test_logs_are_json_lines_carrying_the_ids(system, api, workspace):
         ]
     )  # fmt: skip
     assert found[0]["workspace_id"] == workspace[0] and found[0]["run_id"].startswith("run_")
-    api_lines = [line for line in lines() if line.get("event") == "api.request"]
+    api_lines = _request_lines(system)
     created = [line for line in api_lines if line.get("request_id") == request_id]
     assert created and created[0]["route"] == "/v1/audiences" and created[0]["status"] == 201
     assert created[0]["workspace_id"] == workspace[0]
     assert any(line.get("request_id") == "trace-123" for line in api_lines)
+
+
+def _request_lines(system: System) -> list[dict]:
+    text = (system.data_dir.parent / f"{system.data_dir.name}.log").read_text()
+    return [
+        line
+        for line in (json.loads(raw) for raw in text.splitlines() if raw.startswith("{"))
+        if line.get("event") == "api.request"
+    ]
+
+
+def _client_logged(system: System, key: str, headers: dict[str, str]) -> str:
+    """The client address the API logged for one request sent with `headers`."""
+    with system.client(key) as client:
+        request_id = client.get("/v1/quota", headers=headers).headers["x-request-id"]
+    found = wait_for(
+        lambda: [line for line in _request_lines(system) if line["request_id"] == request_id]
+    )
+    return found[0]["client"]
+
+
+def test_the_request_log_names_the_client_a_trusted_proxy_forwarded_for(system, workspace):
+    """The default GURULU_FORWARDED_ALLOW_IPS trusts a proxy on 127.0.0.1, where the tests
+    connect from: its X-Forwarded-For is the client's address."""
+    key = workspace[1]
+    assert _client_logged(system, key, {}) == "127.0.0.1"
+    assert _client_logged(system, key, {"X-Forwarded-For": "203.0.113.7"}) == "203.0.113.7"
+
+
+def test_a_proxy_not_named_in_forwarded_allow_ips_is_not_believed(tmp_path):
+    system = start_system(
+        tmp_path / "data", extra_env={"GURULU_FORWARDED_ALLOW_IPS": "192.0.2.1,10.0.0.0/8"}
+    )
+    try:
+        _, key = system.workspace()
+        assert _client_logged(system, key, {"X-Forwarded-For": "203.0.113.7"}) == "127.0.0.1"
+    finally:
+        stop_system(system)
 
 
 @pytest.fixture
