@@ -66,14 +66,37 @@ def emit(reply: Reply, json: bool, render: Callable[[Any], None]) -> None:
 
 
 def table(*columns: str, title: str | None = None) -> Table:
-    """A table whose columns ending in `>` are right-aligned numbers."""
+    """A table whose columns ending in `>` are right-aligned numbers. The first column is
+    the row's key (an id, a day): it is never wrapped, so that it can be copied whole."""
     grid = Table(title=title, title_justify="left", header_style="bold")
-    for column in columns:
+    for index, column in enumerate(columns):
         if column.endswith(">"):
             grid.add_column(column[:-1], justify="right", no_wrap=True)
         else:
-            grid.add_column(column)
+            grid.add_column(column, no_wrap=index == 0)
     return grid
+
+
+def show(grid: Table) -> None:
+    """Print a table, or on a terminal too narrow for it without cutting cells, each row
+    as a block of `column  value` lines: nothing is cut short, ids stay whole."""
+    console = out
+    if grid.__rich_measure__(console, console.options).minimum <= console.width:
+        console.print(grid)
+        return
+    if grid.title:
+        console.print(grid.title, style="bold")
+    names = [str(column.header) for column in grid.columns]
+    cells = [list(column.cells) for column in grid.columns]
+    for index in range(grid.row_count):
+        if index:
+            console.print()
+        block = Table.grid(padding=(0, 2))
+        block.add_column(style="bold", no_wrap=True)
+        block.add_column(overflow="fold")
+        for name, column in zip(names, cells, strict=True):
+            block.add_row(name or " ", column[index])
+        console.print(block)
 
 
 def fields(rows: list[tuple[str, str]]) -> Table:

@@ -201,7 +201,7 @@ def _table(page: dict[str, Any]) -> None:
             output.relative(a["last_refreshed_at"]) if a["last_refreshed_at"] else "not yet",
             output.relative(a["next_refresh_at"]),
         )
-    output.out.print(grid)
+    output.show(grid)
 
 
 def detail(audience: dict[str, Any]) -> Any:

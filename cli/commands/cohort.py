@@ -83,7 +83,7 @@ def _table(page: dict[str, Any]) -> None:
             output.count(c["count"]),
             output.relative(c["computed_at"]),
         )
-    output.out.print(grid)
+    output.show(grid)
 
 
 def _detail(cohort: dict[str, Any]) -> Any:

@@ -234,7 +234,7 @@ def _table(page: dict[str, Any]) -> None:
             output.relative(last.get("finished_at") or last.get("requested_at")),
             _result(last) if last else "—",
         )
-    output.out.print(grid)
+    output.show(grid)
 
 
 def _result(s: dict[str, Any]) -> str:
@@ -262,7 +262,7 @@ def _syncs(page: dict[str, Any]) -> None:
             output.count(s["rejected"]),
             f"[red]{output.text(s['error'])}[/]" if s["error"] else "",
         )
-    output.out.print(grid)
+    output.show(grid)
     _details(rows)
 
 

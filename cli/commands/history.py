@@ -52,7 +52,7 @@ def _runs(page: dict[str, Any]) -> None:
             delta(run["left_count"], "red", "-") if done else "—",
             f"[red]{output.text(run['error'])}[/]" if run["error"] else "",
         )
-    output.out.print(grid)
+    output.show(grid)
 
 
 def _changes(page: dict[str, Any]) -> None:
@@ -72,7 +72,7 @@ def _changes(page: dict[str, Any]) -> None:
             output.signed(row["net_change"]),
             f"[cyan]{output.bar(row['member_count'], high)}[/]",
         )
-    output.out.print(grid)
+    output.show(grid)
     first, last = rows[0]["snapshot_date"], rows[-1]["snapshot_date"]
     output.out.print(f"Members {first} → {last}: [cyan]{output.sparkline(members)}[/]")
 

@@ -33,4 +33,4 @@ def _render(quota: dict[str, Any]) -> None:
             "unlimited" if limit is None else output.count(limit),
             left,
         )
-    output.out.print(grid)
+    output.show(grid)
