@@ -58,11 +58,21 @@ def raw(text: str) -> None:
 
 
 def emit(reply: Reply, json: bool, render: Callable[[Any], None]) -> None:
-    """The reply as the API's JSON when asked for, else rendered for people."""
+    """The reply as the API's JSON when asked for, else rendered for people; an answer
+    without the fields the API's contract promises (another server at the API's URL) is
+    said so in one line."""
     if json:
         raw(reply.text)
-    else:
+        return
+    try:
         render(reply.data)
+    except (KeyError, TypeError, AttributeError, IndexError) as error:
+        missing = f" (it has no {escape(str(error))})" if isinstance(error, KeyError) else ""
+        err.print(
+            f"[red]Error:[/] the answer does not look like the Gurulu API's{missing}:"
+            " is --api-url / GURULU_API_URL right?"
+        )
+        raise typer.Exit(GENERIC) from None
 
 
 def table(*columns: str, title: str | None = None) -> Table:

@@ -15,6 +15,7 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import redis.asyncio as aioredis
@@ -64,6 +65,25 @@ class Options:
     evaluators: int = 2
 
 
+class CannotStart(Exception):
+    """A store the process needs could not be reached at start-up."""
+
+
+def _without_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    user = f"{parts.username}:***@" if parts.username else ":***@"
+    return urlunsplit(parts._replace(netloc=f"{user}{host}{port}"))
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip() or type(error).__name__
+    return text.splitlines()[0][:300]
+
+
 class Runtime:
     """The process's clients: one ClickHouse pool, one Redis client, one broker."""
 
@@ -76,14 +96,19 @@ class Runtime:
         self.http: httpx.AsyncClient | None = None  # the destinations' client, if they run
 
     async def open(self) -> Runtime:
+        """Open the stores, or say in one line which one could not be reached and why."""
         settings = self.settings
         settings.data_path.mkdir(parents=True, exist_ok=True)
-        self.db = await asyncio.to_thread(
-            connect,
-            settings.clickhouse_dsn,
-            settings.clickhouse_database,
-            settings.clickhouse_cluster,
-        )
+        try:
+            self.db = await asyncio.to_thread(
+                connect,
+                settings.clickhouse_dsn,
+                settings.clickhouse_database,
+                settings.clickhouse_cluster,
+            )
+        except Exception as error:
+            where = _without_password(settings.clickhouse_dsn)
+            raise CannotStart(f"cannot open ClickHouse at {where}: {_first_line(error)}") from error
         await asyncio.to_thread(migrate, self.db)
         url = settings.redis_url
         if url is None:
@@ -92,6 +117,14 @@ class Runtime:
             )
             self.embedded, url = embedded, embedded.url
         self.redis = redis_support.client(url)
+        try:
+            await self.redis.ping()
+        except Exception as error:
+            await asyncio.to_thread(self.db.close)
+            if self.embedded is not None:
+                await asyncio.to_thread(self.embedded.stop)
+            where = _without_password(url)
+            raise CannotStart(f"cannot reach Redis at {where}: {_first_line(error)}") from error
         # The broker's per-message lines go to DEBUG; the services log what matters.
         broker_log = logging.getLogger("gurulu.broker")
         self.broker = RedisBroker(

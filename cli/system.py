@@ -13,13 +13,15 @@ import json
 import os
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import typer
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 from rich.console import Console
+from rich.markup import escape
 
 from gurulu.common import crypto, logs, requests
 from gurulu.common.clickhouse import ClickHouse
@@ -33,7 +35,7 @@ from gurulu.evaluator.refresh import refresh
 from gurulu.snapshotter.daily import fold
 
 from . import demo
-from .runtime import SERVICES, Options, Runtime, install_signal_handlers, run
+from .runtime import SERVICES, CannotStart, Options, Runtime, install_signal_handlers, run
 
 console = Console(stderr=True, soft_wrap=True)
 # The services that seal or open destination credentials, and so need the shared key.
@@ -130,7 +132,7 @@ def start_all(port: int | None, data_dir: Path | None, demo_data: bool, evaluato
         overrides["http_port"] = port
     if data_dir is not None:
         overrides["data_dir"] = data_dir
-    settings = Settings(**overrides)  # type: ignore[arg-type]
+    settings = _settings(**overrides)
     _require_shared_key(settings)
     token, new = _admin_token(settings)
     settings = settings.model_copy(update={"admin_token": SecretStr(token)})
@@ -145,7 +147,7 @@ def start_all(port: int | None, data_dir: Path | None, demo_data: bool, evaluato
 
         await run(settings, Options(evaluators=evaluators), stop, ready)
 
-    asyncio.run(main())
+    _run_until_stopped(main)
 
 
 def start_one(service: str, evaluators: int) -> None:
@@ -153,7 +155,7 @@ def start_one(service: str, evaluators: int) -> None:
     if service not in SERVICES:
         raise typer.BadParameter(f"unknown service {service!r}; one of {', '.join(SERVICES)}")
     logs.configure()
-    settings = Settings()
+    settings = _settings()
     if service == "api" and settings.admin_token is None:
         raise typer.BadParameter("the api needs GURULU_ADMIN_TOKEN in the distributed setup")
     if service in CREDENTIAL_SERVICES:
@@ -164,7 +166,27 @@ def start_one(service: str, evaluators: int) -> None:
         install_signal_handlers(stop)
         await run(settings, Options(services=(service,), evaluators=evaluators), stop)
 
-    asyncio.run(main())
+    _run_until_stopped(main)
+
+
+def _settings(**overrides: object) -> Settings:
+    """The settings, or a line per bad one (named as its environment variable) and exit 2."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        for problem in error.errors():
+            name = "GURULU_" + "_".join(str(part) for part in problem["loc"]).upper()
+            message = problem["msg"].removeprefix("Value error, ")
+            console.print(f"[red]Error:[/] {name}: {escape(message)}")
+        raise typer.Exit(2) from None
+
+
+def _run_until_stopped(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    try:
+        asyncio.run(main())
+    except CannotStart as error:
+        console.print(f"[red]Error:[/] {escape(str(error))}")
+        raise typer.Exit(1) from None
 
 
 def _require_shared_key(settings: Settings) -> None:

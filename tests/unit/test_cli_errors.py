@@ -1,0 +1,51 @@
+"""Failures the CLI reports in one line, without a traceback: bad settings when the system
+starts, a store it cannot reach, an answer from something that is not the Gurulu API."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import typer
+
+from gurulu.cli import output, system
+from gurulu.cli.client import Reply
+from gurulu.cli.commands import quota
+from gurulu.cli.runtime import CannotStart, Runtime
+from gurulu.common.settings import Settings
+
+
+def test_bad_settings_are_named_as_their_environment_variables_and_exit_2(
+    monkeypatch, capsys, tmp_path
+):
+    monkeypatch.setenv("GURULU_TICK_INTERVAL_SECONDS", "hourly")
+    monkeypatch.setenv("GURULU_ENCRYPTION_KEY", "not-a-key")
+    with pytest.raises(typer.Exit) as exited:
+        system._settings(data_dir=tmp_path)
+    assert exited.value.exit_code == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert sorted(lines) == [
+        "Error: GURULU_ENCRYPTION_KEY: must be Fernet keys (32 url-safe base64-encoded bytes),"
+        " comma-separated",
+        "Error: GURULU_TICK_INTERVAL_SECONDS: Input should be a valid integer, unable to parse"
+        " string as an integer",
+    ]
+    assert "not-a-key" not in "".join(lines)  # a secret is never echoed
+
+
+def test_a_clickhouse_server_that_cannot_be_reached_is_one_line_without_its_password(tmp_path):
+    settings = Settings(data_dir=tmp_path, clickhouse_url="http://gurulu:s3cret@127.0.0.1:1")
+    with pytest.raises(CannotStart) as refused:
+        asyncio.run(Runtime(settings).open())
+    message = str(refused.value)
+    assert message.startswith("cannot open ClickHouse at http://gurulu:***@127.0.0.1:1: ")
+    assert "s3cret" not in message and "\n" not in message
+
+
+def test_an_answer_that_is_not_the_gurulu_apis_is_said_so_in_one_line(capsys):
+    with pytest.raises(typer.Exit) as exited:
+        output.emit(Reply('{"x": 1}', {"x": 1}), False, quota._render)
+    assert exited.value.exit_code == output.GENERIC
+    said = capsys.readouterr().err
+    assert said.startswith("Error: the answer does not look like the Gurulu API's")
+    assert "GURULU_API_URL" in said and "Traceback" not in said
