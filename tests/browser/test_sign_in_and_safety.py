@@ -126,3 +126,21 @@ def test_a_post_without_the_csrf_token_is_refused_and_changes_nothing(
         assert api.get("/v1/audiences").json()["data"] == []
     page.goto(f"{running.url}/app/audiences")
     expect(page).to_have_url(f"{running.url}/app/audiences")  # still signed in
+
+
+def test_the_builders_preview_refuses_a_body_that_is_not_unicode_text(
+    page: Page, running: Running
+) -> None:
+    """A lone surrogate escape is valid JSON but not text: 400, not a 500 from the store."""
+    _, key = running.system.workspace()
+    sign_in(page, running.url, key)
+    page.goto(f"{running.url}/app/cohorts/new")
+    token = page.locator('input[name="csrf_token"]').first.input_value()
+    headers = {"Accept": "application/json", "Content-Type": "application/json"}
+    answer = page.request.post(
+        f"{running.url}/app/cohorts/preview",
+        data=b'{"rules": ["person:plan = \\ud800"], "match": "all"}',
+        headers=headers | {"X-CSRF-Token": token},
+    )
+    assert answer.status == 400, answer.text()
+    assert answer.json()["error"]["message"].startswith("The form was not sent as expected")

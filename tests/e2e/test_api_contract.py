@@ -218,6 +218,40 @@ BAD_BODIES = [
     ("PATCH", "/v1/audiences/{audience}", {"name": 3}, "name"),
     ("GET", "/v1/audiences?status=deleted", None, "status"),
     ("GET", "/v1/audiences/{audience}/runs?limit=0", None, "limit"),
+    # Valid JSON, but not Unicode text: a lone surrogate escape, anywhere in the body.
+    (
+        "POST",
+        "/v1/persons",
+        b'{"persons": [{"person_id": "ghost1", "properties": {"k": "\\ud800"}},'
+        b' {"person_id": "ghost2", "properties": {"ok": "v"}}]}',
+        "persons.0.properties.k",
+    ),
+    (
+        "POST",
+        "/v1/events",
+        b'{"events": [{"event": "x", "person_id": "p"},'
+        b' {"event": "x", "person_id": "q", "properties": {"\\udc00": 1}}]}',
+        "events.1.properties",
+    ),
+    ("POST", "/v1/cohorts/preview", b'{"rules": ["person:a = \\ud800"]}', "rules.0"),
+    (
+        "POST",
+        "/v1/cohorts",
+        b'{"name": "c", "rules": [{"type": "person", "property": "a", "operator": "=",'
+        b' "value": "x\\udfffy"}]}',
+        "rules.0.value",
+    ),
+    ("POST", "/v1/cohorts", b'{"name": "c", "rules": [{"type": "\\ud800"}]}', "rules.0.type"),
+    ("PATCH", "/v1/cohorts/carted", b'{"rules": ["event:\\ud83d"]}', "rules.0"),
+    ("PATCH", "/v1/audiences/{audience}", b'{"name": "\\ud800"}', "name"),
+    # JSON that Python cannot read: a number of 5,000 digits, nesting 5,000 deep.
+    (
+        "POST",
+        "/v1/persons",
+        b'{"persons": [{"person_id": "p", "properties": {"n": ' + b"9" * 5000 + b"}}]}",
+        "body",
+    ),
+    ("POST", "/v1/events", b'{"events": ' + b"[" * 5000 + b"]" * 5000 + b"}", "body"),
 ]
 
 
@@ -243,10 +277,12 @@ def test_bad_input_gets_a_clear_4xx_naming_the_field_and_stores_nothing(
 
 def snapshot(api: httpx.Client, audience_id: str) -> tuple:
     preview = api.post("/v1/cohorts/preview", json={"rules": ["event:x"]}).json()["count"]
+    known = api.post("/v1/cohorts/preview", json={"rules": ["not event:x"]}).json()["count"]
     cohorts = api.get("/v1/cohorts").json()["data"]
     audience = api.get(f"/v1/audiences/{audience_id}").json()
     return (
         preview,
+        known,
         [(c["name"], c["rules"]) for c in cohorts],
         (audience["name"], audience["status"]),
         len(api.get("/v1/audiences").json()["data"]),

@@ -73,13 +73,15 @@ def upsert_persons(db: ClickHouse, workspace_id: str, persons: Sequence[Person])
         for p in persons
         for key, value in p.properties.items()
     ]
-    db.insert(
-        "people", [(workspace_id, p.person_id) for p in persons], ("workspace_id", "person_id")
-    )
+    # Properties first: a person becomes known with their people row, so a batch that
+    # fails between the two writes adds nobody (a retry writes both again).
     db.insert(
         "person_properties",
         properties,
         ("workspace_id", "person_id", "key", "value", "updated_at", "version", "is_deleted"),
+    )
+    db.insert(
+        "people", [(workspace_id, p.person_id) for p in persons], ("workspace_id", "person_id")
     )
     return len(persons)
 

@@ -10,10 +10,13 @@ from gurulu.common.clock import utcnow
 from gurulu.common.errors import NotFound
 from gurulu.common.store import workspaces
 
+from ..bodies import JsonRoute
 from ..deps import AdminDep, ContextDep
 from ..schemas import WorkspaceCreate, WorkspaceCreated, WorkspacePublic, WorkspaceUpdate
 
-router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=[AdminDep])
+router = APIRouter(
+    prefix="/v1/admin", tags=["admin"], dependencies=[AdminDep], route_class=JsonRoute
+)
 
 
 @router.post("/workspaces", status_code=201)

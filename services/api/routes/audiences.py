@@ -10,6 +10,7 @@ from gurulu.common.store import cohorts, daily, runs
 from gurulu.common.store.audiences import Audience
 
 from .. import audiences, export, views
+from ..bodies import JsonRoute
 from ..context import ApiContext
 from ..deps import ContextDep, WorkspaceDep
 from ..schemas import (
@@ -24,7 +25,7 @@ from ..schemas import (
     RunPublic,
 )
 
-router = APIRouter(prefix="/v1", tags=["audiences"])
+router = APIRouter(prefix="/v1", tags=["audiences"], route_class=JsonRoute)
 
 
 async def _public(ctx: ApiContext, found: list[Audience]) -> list[AudiencePublic]:

@@ -7,10 +7,11 @@ from fastapi import APIRouter, Response
 from gurulu.common.store import cohorts as store
 
 from .. import audiences, cohorts, views
+from ..bodies import JsonRoute
 from ..deps import ContextDep, WorkspaceDep
 from ..schemas import CohortCreate, CohortPreview, CohortPublic, CohortUpdate, Page, PreviewPublic
 
-router = APIRouter(prefix="/v1/cohorts", tags=["cohorts"])
+router = APIRouter(prefix="/v1/cohorts", tags=["cohorts"], route_class=JsonRoute)
 NAMES_LOCK = "cohort-names"
 
 

@@ -12,6 +12,7 @@ from gurulu.common.store.syncs import Sync
 
 from .. import audiences, views
 from .. import destinations as cases
+from ..bodies import JsonRoute
 from ..context import ApiContext
 from ..deps import ContextDep, WorkspaceDep
 from ..destination_schemas import (
@@ -24,7 +25,9 @@ from ..destination_schemas import (
 )
 from ..schemas import Page
 
-router = APIRouter(prefix="/v1/audiences/{audience_id}/destinations", tags=["destinations"])
+router = APIRouter(
+    prefix="/v1/audiences/{audience_id}/destinations", tags=["destinations"], route_class=JsonRoute
+)
 
 
 @router.post("", status_code=201)

@@ -8,10 +8,11 @@ from fastapi import APIRouter
 from gurulu.common.clock import utcnow
 from gurulu.common.store import people
 
+from ..bodies import JsonRoute
 from ..deps import ContextDep, WorkspaceDep
 from ..schemas import Accepted, EventBatch, PersonBatch
 
-router = APIRouter(prefix="/v1", tags=["ingest"])
+router = APIRouter(prefix="/v1", tags=["ingest"], route_class=JsonRoute)
 
 
 @router.post("/events")

@@ -9,7 +9,6 @@ keeps the app free of a multipart dependency it has no use for (nothing is uploa
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
@@ -18,6 +17,7 @@ from fastapi import Depends, Request
 from gurulu.common.store import web_sessions
 from gurulu.common.store.workspaces import Workspace
 
+from ..bodies import UnreadableBody, read_json
 from ..deps import ContextDep
 from .session import CSRF_FIELD, CSRF_HEADER, Session
 
@@ -84,9 +84,9 @@ async def checked_json(request: Request) -> Any:
     if not session_of(request).csrf_matches(request.headers.get(CSRF_HEADER)):
         raise CsrfRefused
     try:
-        return json.loads(await request.body())
-    except (UnicodeDecodeError, ValueError) as error:
-        raise BadForm("the body is not valid JSON") from error
+        return read_json(await request.body())
+    except UnreadableBody as error:
+        raise BadForm(f"{error.field}: {error.message}") from error
 
 
 SignedIn = Annotated[Workspace, Depends(signed_in)]
