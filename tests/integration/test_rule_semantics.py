@@ -9,7 +9,8 @@ import pytest
 from gurulu.api import cohorts as cohort_cases
 from gurulu.common.clickhouse import ClickHouse
 from gurulu.common.errors import InvalidRequest
-from gurulu.common.rules.compiler import MAX_DEPTH
+from gurulu.common.rules.compiler import MAX_DEPTH, MAX_EXPANDED_RULES
+from gurulu.common.store import cohorts as cohort_store
 from gurulu.evaluator.refresh import refresh
 from tests.support import (
     NOW,
@@ -255,6 +256,50 @@ def test_an_edit_that_would_nest_a_cohort_built_on_it_too_deep_is_refused(db, sh
 
     assert cohort_cases.get(db, shop, base.cohort_id).definition.rules[0].type == "event"
     assert cohort_cases.redefine(db, shop, extra.cohort_id, rules=["event:login in last 8d"])
+
+
+def _fan_out(db, shop) -> None:  # type: ignore[no-untyped-def]
+    """n1: one rule; n2 uses n1 ten times (20 rules with its own); n3 uses n2 ten times
+    (210 rules, inside the limit)."""
+    cohort(db, shop, "n1", "event:add_to_cart in last 9d")
+    cohort(db, shop, "n2", *["cohort:n1"] * 10, match="any")
+    cohort(db, shop, "n3", *["cohort:n2"] * 10, match="any")
+
+
+def test_a_definition_whose_cohorts_multiply_past_the_rule_limit_is_refused_at_once(db, shop):
+    _fan_out(db, shop)
+    assert matching(db, shop, "cohort:n3") == {"ana", "bob"}
+    read = []
+    real_get = cohort_store.get
+
+    def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
+        read.append(args[2])
+        return real_get(*args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(cohort_store, "get", counted)
+        too_many = f"more than {MAX_EXPANDED_RULES} rules"
+        with pytest.raises(InvalidRequest, match=too_many) as refused:
+            cohort_cases.preview(db, shop, ["cohort:n3", "cohort:n3"], "all")
+    assert refused.value.details["field"] == "rules"
+    assert len(read) == len(set(read)) <= 3  # each cohort read once, not once per use
+    with pytest.raises(InvalidRequest, match=f"more than {MAX_EXPANDED_RULES} rules"):
+        cohort(db, shop, "n4", *["cohort:n3"] * 2)
+
+
+def test_an_edit_that_would_multiply_a_cohort_built_on_it_past_the_limit_is_refused(db, shop):
+    _fan_out(db, shop)
+    n1 = cohort_cases.get(db, shop, "n1")
+    run = request(db, aud := audience(db, shop, cohort_cases.get(db, shop, "n3")))
+    done = refresh(db, shop, aud.audience_id, run.run_id, clock=lambda: NOW)
+    assert done.status == "succeeded"
+    with pytest.raises(InvalidRequest, match="'n3' is built on this one and would break"):
+        cohort_cases.redefine(db, shop, n1.cohort_id, rules=["event:login in last 7d"] * 3)
+
+    assert len(cohort_cases.get(db, shop, "n1").definition.rules) == 1
+    run = request(db, aud)
+    done = refresh(db, shop, aud.audience_id, run.run_id, clock=lambda: NOW)
+    assert done.status == "succeeded"
 
 
 def test_a_cycle_is_refused_and_named_by_the_cohorts_names(db, shop):

@@ -29,6 +29,11 @@ from gurulu.common.rules.model import (
 )
 
 MAX_DEPTH = 8
+# Every use of a cohort compiles all of its rules again, so references multiply: a cohort
+# that uses one of 10 rules 10 times holds 100. Past this many rules in all, a definition
+# is refused rather than sent to ClickHouse as a query of hundreds of kilobytes that runs
+# for minutes and then fails on the query size.
+MAX_EXPANDED_RULES = 250
 TS_TYPE = "DateTime64(6, 'UTC')"
 
 
@@ -84,6 +89,7 @@ class Compiler:
         # Cohorts on the way down, by id, and the names their rules gave them (for errors).
         self.root = root
         self._names: dict[str, str] = {}
+        self._rules = 0
         self._ws = self.params.bind(workspace_id, "String")
         self._at = self.params.bind(at, TS_TYPE)
 
@@ -124,6 +130,14 @@ class Compiler:
         return f"SELECT DISTINCT person_id FROM people WHERE workspace_id = {self._ws}"
 
     def _rule(self, rule: Any, stack: tuple[str, ...]) -> _Member:
+        self._rules += 1
+        if self._rules > MAX_EXPANDED_RULES:
+            raise CompileError(
+                "with the cohorts it uses, this definition has more than"
+                f" {MAX_EXPANDED_RULES} rules to evaluate (each use of a cohort counts all of"
+                " its rules, and theirs):"
+                " use fewer or smaller cohorts"
+            )
         if isinstance(rule, EventRule):
             member = self._event(rule)
         elif isinstance(rule, PersonRule):

@@ -96,12 +96,16 @@ def referencing(db: ClickHouse, workspace_id: str, cohort_id: str) -> list[str]:
 
 
 def resolver(db: ClickHouse, workspace_id: str) -> Resolver:
-    """Current definitions of referenced cohorts, by id, within the workspace."""
+    """Current definitions of referenced cohorts, by id, within the workspace; each one
+    read once, however often the definition being compiled uses it."""
+    read: dict[str, Definition] = {}
 
     def resolve(cohort_id: str) -> Definition:
-        found = get(db, workspace_id, cohort_id)
-        if found is None:
-            raise CompileError(f"cohort {cohort_id!r} does not exist")
-        return found.definition
+        if cohort_id not in read:
+            found = get(db, workspace_id, cohort_id)
+            if found is None:
+                raise CompileError(f"cohort {cohort_id!r} does not exist")
+            read[cohort_id] = found.definition
+        return read[cohort_id]
 
     return resolve
