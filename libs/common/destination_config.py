@@ -14,6 +14,7 @@ import re
 from typing import Annotated, ClassVar
 from urllib.parse import urlsplit
 
+import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Country = Annotated[str, Field(pattern=r"^[A-Za-z]{2}$")]
@@ -22,12 +23,22 @@ WEBHOOK_SECRET_PREFIX = "whsec_"
 
 
 def _http_url(value: str) -> str:
-    parts = urlsplit(value.strip())
+    value = value.strip()
+    if any(ord(c) <= 0x20 or ord(c) == 0x7F for c in value):
+        raise ValueError("must not contain spaces or control characters (percent-encode them)")
+    parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError("must be an http(s) URL with a host")
     if parts.username or parts.password:
         raise ValueError("must not carry credentials; use the credential fields")
-    return value.strip()
+    try:
+        port = parts.port  # raises for a port out of range
+        httpx.URL(value)
+    except (ValueError, httpx.InvalidURL) as error:
+        raise ValueError(f"is not a URL that can be sent to: {error}") from None
+    if port == 0:
+        raise ValueError("is not a URL that can be sent to: port 0")
+    return value
 
 
 def _base_url(value: str) -> str:

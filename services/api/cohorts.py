@@ -67,8 +67,7 @@ def redefine(
     clock: Clock = utcnow,
 ) -> Cohort:
     cohort = get(db, workspace_id, cohort_id)
-    if name is not None and name != cohort.name:
-        name = _valid_name(name)
+    if name is not None and (name := _valid_name(name)) != cohort.name:
         if cohorts.by_name(db, workspace_id, name) is not None:
             raise Conflict(f"a cohort named {name!r} already exists", field="name")
         cohort = replace(cohort, name=name)

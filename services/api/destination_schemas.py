@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from .schemas import Name, Request
+from .schemas import OneLineName, Request
 
 DestinationType = Literal["webhook", "meta_custom_audience", "google_customer_match"]
 Mode = Literal["mirror", "add_only"]
@@ -17,13 +17,13 @@ Mode = Literal["mirror", "add_only"]
 
 class DestinationCreate(Request):
     type: DestinationType
-    name: Name | None = None
+    name: OneLineName | None = None
     config: dict[str, Any]
     mode: Mode = "mirror"
 
 
 class DestinationUpdate(Request):
-    name: Name | None = None
+    name: OneLineName | None = None
     status: Literal["active", "paused"] | None = None
     mode: Mode | None = None
     config: dict[str, Any] | None = None  # merged into the current configuration

@@ -54,7 +54,7 @@ async def create(
     now = utcnow()
     destination = Destination(
         workspace_id, new_id("dst"), audience_id, body.type,
-        body.name.strip() if body.name else _default_name(body.type, public),
+        body.name or _default_name(body.type, public),
         body.mode, "active", now, now, public, sealed, hints,
     )  # fmt: skip
     async with ctx.exclusive(destinations.LOCK, workspace_id):
@@ -73,7 +73,7 @@ async def update(
         current = await get(ctx, workspace_id, audience_id, destination_id)
         changed = current.but(updated_at=utcnow())
         if body.name is not None:
-            changed = changed.but(name=body.name.strip())
+            changed = changed.but(name=body.name)
         if body.mode is not None:
             changed = changed.but(mode=body.mode)
         if body.config is not None:

@@ -7,13 +7,26 @@ import math
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from gurulu.common.clock import utcnow
 
 MAX_BATCH = 10_000
 MAX_PROPERTIES = 200
 Name = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+def _one_line(value: str) -> str:
+    value = value.strip()
+    if not value:
+        raise ValueError("must not be blank")
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        raise ValueError("must be one line of text, without control characters")
+    return value
+
+
+# A name shown in lists and headings: trimmed, not blank, one line.
+OneLineName = Annotated[Name, AfterValidator(_one_line)]
 PersonId = Annotated[str, Field(min_length=1, max_length=200)]
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 T = TypeVar("T")
@@ -191,7 +204,7 @@ class DailyPublic(BaseModel):
 
 
 class WorkspaceCreate(Request):
-    name: Name
+    name: OneLineName
     plan: Literal["free", "custom"] = "free"
 
 

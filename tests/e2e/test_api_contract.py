@@ -337,6 +337,21 @@ def test_conflicts_are_409_with_a_reason(api):
     assert api.post(f"/v1/audiences/{audience['id']}/refresh").status_code == 409
 
 
+def test_renaming_a_cohort_to_its_own_name_with_spaces_around_it_is_no_conflict(api):
+    cohort_and_audience(api)
+    answer = api.patch("/v1/cohorts/carted", json={"name": "  carted  "})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["name"] == "carted"
+
+
+@pytest.mark.parametrize("name", ["   ", "x\u0000y", "two\nlines"])
+def test_a_workspace_name_must_be_one_line_of_text(system, name):
+    with system.admin() as admin:
+        answer = admin.post("/v1/admin/workspaces", json={"name": name, "plan": "free"})
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["error"]["field"] == "name"
+
+
 def test_runs_and_changes_describe_the_refreshes(api):
     _, audience = cohort_and_audience(api)
     runs = wait_for(

@@ -111,6 +111,12 @@ ADS = {"customer_id": "1234567890", "product_destination_id": "2"}
          "config.customer_id"),
         ({"type": GOOGLE, "config": ADS}, "config.access_token"),
         ({"type": "tiktok", "config": {}}, "type"),
+        ({"type": "webhook", "config": {"url": "http://127.0.0.1:99999/"}}, "config.url"),
+        ({"type": "webhook", "config": {"url": "http://127.0.0.1:1/\u0000"}}, "config.url"),
+        ({"type": "webhook", "config": {"url": "https://x.example/a hook"}}, "config.url"),
+        ({"type": "webhook", "config": {"url": "https://x.example:0/"}}, "config.url"),
+        ({"type": "webhook", "name": "   ", "config": HOOK}, "name"),
+        ({"type": "webhook", "name": "a\nb", "config": HOOK}, "name"),
     ],
 )  # fmt: skip
 async def test_a_bad_configuration_is_refused_naming_the_field(

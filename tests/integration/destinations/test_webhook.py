@@ -12,7 +12,15 @@ import httpx
 import pytest
 
 from gurulu.common.destination_config import WebhookConfig
-from gurulu.destinations.platforms.base import Answer, Batch, DeliveryPolicy, Row, deliver
+from gurulu.destinations.platforms import build
+from gurulu.destinations.platforms.base import (
+    Answer,
+    Batch,
+    DeliveryPolicy,
+    Permanent,
+    Row,
+    deliver,
+)
 from gurulu.destinations.platforms.webhook import Webhook
 from tests.destinations.fakes import Reply, WebhookFake
 from tests.integration.destinations.conftest import WEBHOOK_SECRET, harness, metric
@@ -161,3 +169,16 @@ async def test_throttling_answers_are_retried_after_the_time_the_endpoint_asks(s
 def _batch() -> Batch:
     at = datetime(2026, 6, 15, 12, tzinfo=UTC)
     return Batch("aud_1", "run_1", "syn_1", "add", 1, True, 2, at, (Row("p1"), Row("p2")))
+
+
+async def test_a_stored_url_that_cannot_be_sent_to_pauses_the_destination_at_its_next_sync():
+    """A destination saved before its URL was checked as strictly (port 99999): its
+    configuration no longer validates when a sync builds its adapter, which is a permanent
+    failure that pauses it, rather than a crash of every attempt until it is abandoned."""
+    stored = {"url": "http://127.0.0.1:99999/", "secret": WEBHOOK_SECRET}
+    async with httpx.AsyncClient() as http:
+        with pytest.raises(Permanent) as refused:
+            build("webhook", stored, {}, http)
+    assert refused.value.pause
+    assert str(refused.value).startswith("the destination's configuration is not valid: url:")
+    assert "Port out of range" in str(refused.value)
