@@ -9,6 +9,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
+from gurulu.api.openapi import ErrorBody
 from tests.e2e.test_smoke import wait_for
 
 ROUTES = [
@@ -406,3 +407,28 @@ def test_deleting_a_cohort_while_an_audience_is_promoted_from_it_never_does_both
             assert outcome in {(204, 404), (409, 201)}, outcome
         for audience in api.get("/v1/audiences").json()["data"]:
             assert api.get(f"/v1/cohorts/{audience['source_cohort_id']}").is_success
+
+
+def test_the_openapi_document_describes_the_errors_as_the_api_sends_them(system, api):
+    spec = httpx.get(f"{system.url}/openapi.json").json()
+    assert "HTTPValidationError" not in spec["components"]["schemas"]
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            if not path.startswith("/v1"):
+                continue
+            statuses = set(operation["responses"])
+            assert {"401", "422"} <= statuses, (method, path)
+            assert "{" not in path or "404" in statuses, (method, path)
+            for status in statuses - {"200", "201", "202", "204"}:
+                schema = operation["responses"][status]["content"]["application/json"]["schema"]
+                assert schema["$ref"] == "#/components/schemas/ErrorBody", (method, path, status)
+    cohort, _ = cohort_and_audience(api)
+    documented = spec["paths"]["/v1/cohorts"]["post"]["responses"]
+    answers = {
+        "401": httpx.post(f"{system.url}/v1/cohorts", json={"name": "x", "rules": ["event:x"]}),
+        "409": api.post("/v1/cohorts", json={"name": cohort["name"], "rules": ["event:x"]}),
+        "422": api.post("/v1/cohorts", json={"name": "x", "rules": []}),
+    }
+    for status, answer in answers.items():
+        assert str(answer.status_code) == status and status in documented
+        ErrorBody.model_validate(answer.json())

@@ -12,10 +12,15 @@ from gurulu.common.store import workspaces
 
 from ..bodies import JsonRoute
 from ..deps import AdminDep, ContextDep
+from ..openapi import errors
 from ..schemas import WorkspaceCreate, WorkspaceCreated, WorkspacePublic, WorkspaceUpdate
 
 router = APIRouter(
-    prefix="/v1/admin", tags=["admin"], dependencies=[AdminDep], route_class=JsonRoute
+    prefix="/v1/admin",
+    tags=["admin"],
+    dependencies=[AdminDep],
+    route_class=JsonRoute,
+    responses=errors(401, 422),
 )
 
 
@@ -30,7 +35,7 @@ async def create_workspace(body: WorkspaceCreate, ctx: ContextDep) -> WorkspaceC
     )
 
 
-@router.patch("/workspaces/{workspace_id}")
+@router.patch("/workspaces/{workspace_id}", responses=errors(404))
 async def update_workspace(
     workspace_id: str, body: WorkspaceUpdate, ctx: ContextDep
 ) -> WorkspacePublic:

@@ -13,6 +13,7 @@ from .. import audiences, export, views
 from ..bodies import JsonRoute
 from ..context import ApiContext
 from ..deps import ContextDep, WorkspaceDep
+from ..openapi import errors
 from ..schemas import (
     AudienceCreate,
     AudiencePublic,
@@ -25,7 +26,12 @@ from ..schemas import (
     RunPublic,
 )
 
-router = APIRouter(prefix="/v1", tags=["audiences"], route_class=JsonRoute)
+router = APIRouter(
+    prefix="/v1",
+    tags=["audiences"],
+    route_class=JsonRoute,
+    responses=errors(401, 422),
+)
 
 
 async def _public(ctx: ApiContext, found: list[Audience]) -> list[AudiencePublic]:
@@ -41,7 +47,7 @@ async def _public(ctx: ApiContext, found: list[Audience]) -> list[AudiencePublic
     ]
 
 
-@router.post("/audiences", status_code=201)
+@router.post("/audiences", status_code=201, responses=errors(402, 404, 503))
 async def create_audience(
     body: AudienceCreate, ws: WorkspaceDep, ctx: ContextDep
 ) -> AudiencePublic:
@@ -61,13 +67,13 @@ async def list_audiences(
     return Page[AudiencePublic](data=await _public(ctx, found))
 
 
-@router.get("/audiences/{audience_id}")
+@router.get("/audiences/{audience_id}", responses=errors(404))
 async def show_audience(audience_id: str, ws: WorkspaceDep, ctx: ContextDep) -> AudiencePublic:
     audience = await audiences.get(ctx, ws.workspace_id, audience_id)
     return (await _public(ctx, [audience]))[0]
 
 
-@router.patch("/audiences/{audience_id}")
+@router.patch("/audiences/{audience_id}", responses=errors(402, 404, 503))
 async def update_audience(
     audience_id: str, body: AudienceUpdate, ws: WorkspaceDep, ctx: ContextDep
 ) -> AudiencePublic:
@@ -75,19 +81,19 @@ async def update_audience(
     return (await _public(ctx, [audience]))[0]
 
 
-@router.delete("/audiences/{audience_id}", status_code=204)
+@router.delete("/audiences/{audience_id}", status_code=204, responses=errors(404, 503))
 async def archive_audience(audience_id: str, ws: WorkspaceDep, ctx: ContextDep) -> Response:
     await audiences.archive(ctx, ws.workspace_id, audience_id)
     return Response(status_code=204)
 
 
-@router.post("/audiences/{audience_id}/refresh", status_code=202)
+@router.post("/audiences/{audience_id}/refresh", status_code=202, responses=errors(404, 409))
 async def refresh_audience(audience_id: str, ws: WorkspaceDep, ctx: ContextDep) -> RefreshAccepted:
     run = await audiences.refresh_now(ctx, ws.workspace_id, audience_id)
     return RefreshAccepted(run_id=run.run_id)
 
 
-@router.get("/audiences/{audience_id}/runs")
+@router.get("/audiences/{audience_id}/runs", responses=errors(404))
 async def list_runs(
     audience_id: str,
     ws: WorkspaceDep,
@@ -99,14 +105,16 @@ async def list_runs(
     return Page[RunPublic](data=[views.run(r) for r in found])
 
 
-@router.get("/audiences/{audience_id}/changes")
+@router.get("/audiences/{audience_id}/changes", responses=errors(404))
 async def list_changes(audience_id: str, ws: WorkspaceDep, ctx: ContextDep) -> Page[DailyPublic]:
     await audiences.get(ctx, ws.workspace_id, audience_id)
     rows = await ctx.run(daily.rows, ctx.db, ws.workspace_id, audience_id)
     return Page[DailyPublic](data=[views.daily(r) for r in rows])
 
 
-@router.get("/audiences/{audience_id}/export.csv", response_class=StreamingResponse)
+@router.get(
+    "/audiences/{audience_id}/export.csv", response_class=StreamingResponse, responses=errors(404)
+)
 async def export_members(audience_id: str, ws: WorkspaceDep, ctx: ContextDep) -> StreamingResponse:
     audience = await audiences.get(ctx, ws.workspace_id, audience_id)
     filename = f"{audience.audience_id}-members.csv"

@@ -9,13 +9,19 @@ from gurulu.common.store import cohorts as store
 from .. import audiences, cohorts, views
 from ..bodies import JsonRoute
 from ..deps import ContextDep, WorkspaceDep
+from ..openapi import errors
 from ..schemas import CohortCreate, CohortPreview, CohortPublic, CohortUpdate, Page, PreviewPublic
 
-router = APIRouter(prefix="/v1/cohorts", tags=["cohorts"], route_class=JsonRoute)
+router = APIRouter(
+    prefix="/v1/cohorts",
+    tags=["cohorts"],
+    route_class=JsonRoute,
+    responses=errors(401, 422),
+)
 NAMES_LOCK = "cohort-names"
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, responses=errors(409, 503))
 async def create_cohort(body: CohortCreate, ws: WorkspaceDep, ctx: ContextDep) -> CohortPublic:
     async with ctx.exclusive(NAMES_LOCK, ws.workspace_id):
         cohort = await ctx.run(
@@ -36,12 +42,12 @@ async def list_cohorts(ws: WorkspaceDep, ctx: ContextDep) -> Page[CohortPublic]:
     return Page[CohortPublic](data=[views.cohort(c) for c in found])
 
 
-@router.get("/{cohort:path}")
+@router.get("/{cohort:path}", responses=errors(404))
 async def show_cohort(cohort: str, ws: WorkspaceDep, ctx: ContextDep) -> CohortPublic:
     return views.cohort(await ctx.run(cohorts.get, ctx.db, ws.workspace_id, cohort))
 
 
-@router.patch("/{cohort:path}")
+@router.patch("/{cohort:path}", responses=errors(404, 409, 503))
 async def update_cohort(
     cohort: str, body: CohortUpdate, ws: WorkspaceDep, ctx: ContextDep
 ) -> CohortPublic:
@@ -59,7 +65,7 @@ async def update_cohort(
     return views.cohort(changed)
 
 
-@router.delete("/{cohort:path}", status_code=204)
+@router.delete("/{cohort:path}", status_code=204, responses=errors(404, 409, 503))
 async def delete_cohort(cohort: str, ws: WorkspaceDep, ctx: ContextDep) -> Response:
     async with ctx.exclusive(NAMES_LOCK, ws.workspace_id):
         found = await ctx.run(cohorts.get, ctx.db, ws.workspace_id, cohort)

@@ -23,14 +23,18 @@ from ..destination_schemas import (
     SyncAccepted,
     SyncPublic,
 )
+from ..openapi import errors
 from ..schemas import Page
 
 router = APIRouter(
-    prefix="/v1/audiences/{audience_id}/destinations", tags=["destinations"], route_class=JsonRoute
+    prefix="/v1/audiences/{audience_id}/destinations",
+    tags=["destinations"],
+    route_class=JsonRoute,
+    responses=errors(401, 404, 422),
 )
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, responses=errors(503))
 async def connect(
     audience_id: str, body: DestinationCreate, ws: WorkspaceDep, ctx: ContextDep
 ) -> DestinationCreated:
@@ -60,7 +64,7 @@ async def show(
     return views.destination(found, await _last_sync(ctx, found))
 
 
-@router.patch("/{destination_id}")
+@router.patch("/{destination_id}", responses=errors(503))
 async def update(
     audience_id: str,
     destination_id: str,
@@ -72,13 +76,13 @@ async def update(
     return views.destination(found, await _last_sync(ctx, found))
 
 
-@router.delete("/{destination_id}", status_code=204)
+@router.delete("/{destination_id}", status_code=204, responses=errors(503))
 async def remove(audience_id: str, destination_id: str, ws: WorkspaceDep, ctx: ContextDep):
     await cases.remove(ctx, ws.workspace_id, audience_id, destination_id)
     return Response(status_code=204)
 
 
-@router.post("/{destination_id}/sync", status_code=202)
+@router.post("/{destination_id}/sync", status_code=202, responses=errors(409))
 async def sync_now(
     audience_id: str, destination_id: str, ws: WorkspaceDep, ctx: ContextDep
 ) -> SyncAccepted:

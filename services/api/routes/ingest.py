@@ -10,9 +10,15 @@ from gurulu.common.store import people
 
 from ..bodies import JsonRoute
 from ..deps import ContextDep, WorkspaceDep
+from ..openapi import errors
 from ..schemas import Accepted, EventBatch, PersonBatch
 
-router = APIRouter(prefix="/v1", tags=["ingest"], route_class=JsonRoute)
+router = APIRouter(
+    prefix="/v1",
+    tags=["ingest"],
+    route_class=JsonRoute,
+    responses=errors(401, 413, 422),
+)
 
 
 @router.post("/events")
