@@ -5,6 +5,7 @@ token pausing the destination, and rejected rows retried at the next sync."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import pytest
 
@@ -25,6 +26,19 @@ def meta(fake: MetaFake, **extra) -> dict:
 
 def email_hash(i: int) -> str:
     return sha256_hex(f"person.{i}@example.com")
+
+
+def crash_once_at(step: str | None) -> tuple[Callable[[str], None], list[str]]:
+    """A checkpoint that loses the destinations process the first time the sync reaches
+    `step` (never, for None), and the steps it crashed at."""
+    crashes: list[str] = []
+
+    def checkpoint(reached: str) -> None:
+        if reached == step and not crashes:
+            crashes.append(reached)
+            raise ConnectionError(f"destinations process lost at {reached}")
+
+    return checkpoint, crashes
 
 
 async def test_a_first_sync_of_25000_members_is_three_batches_of_one_session(
@@ -56,14 +70,8 @@ async def test_a_first_sync_of_25000_members_is_three_batches_of_one_session(
 async def test_a_sync_that_crashes_between_batches_resumes_without_resending(
     db, redis, redis_url, tmp_path
 ):
-    crashes = []
-
-    def crash_after_first_batch(step: str) -> None:
-        if step == "add:1" and not crashes:
-            crashes.append(step)
-            raise ConnectionError("destinations process lost after batch 1")
-
-    async with harness(db, redis_url, tmp_path, crash_after_first_batch) as h:
+    crash, crashes = crash_once_at("add:1")
+    async with harness(db, redis_url, tmp_path, crash) as h:
         h.people(0, MEMBERS)
         await h.refresh()
         with MetaFake() as fake:
@@ -187,14 +195,8 @@ def _meta_metrics() -> dict[str, float]:
 async def test_a_crash_between_recording_people_and_the_batch_does_not_resend_it(
     db, redis, redis_url, tmp_path
 ):
-    crashes = []
-
-    def crash_before_the_batch_record(step: str) -> None:
-        if step == "marked:add:2" and not crashes:
-            crashes.append(step)
-            raise ConnectionError("lost between the two writes of batch 2")
-
-    async with harness(db, redis_url, tmp_path, crash_before_the_batch_record) as h:
+    crash, crashes = crash_once_at("marked:add:2")  # between the two writes of batch 2
+    async with harness(db, redis_url, tmp_path, crash) as h:
         h.people(0, MEMBERS)
         await h.refresh()
         with MetaFake() as fake:
@@ -211,14 +213,8 @@ async def test_a_batch_recovered_after_a_crash_keeps_its_skipped_people_in_the_t
     """Pages of 4: page 1 holds two people with an email and two without; the process dies
     after the two were recorded as held by Meta and before the batch's record."""
     monkeypatch.setattr(Meta, "limit", 4)
-    crashes = []
-
-    def crash_before_the_batch_record(step: str) -> None:
-        if step == "marked:add:1" and not crashes:
-            crashes.append(step)
-            raise ConnectionError("lost between the two writes of batch 1")
-
-    async with harness(db, redis_url, tmp_path, crash_before_the_batch_record) as h:
+    crash, crashes = crash_once_at("marked:add:1")  # between the two writes of batch 1
+    async with harness(db, redis_url, tmp_path, crash) as h:
         h.people(0, 2)
         h.people(2, 2, email="")
         h.people(4, 3)
@@ -275,13 +271,7 @@ async def test_pages_with_nobody_to_send_leave_the_session_contiguous_and_closed
     db, redis, redis_url, tmp_path, monkeypatch, crash_at
 ):
     monkeypatch.setattr(Meta, "limit", 4)
-    crashes = []
-
-    def crash(step: str) -> None:
-        if step == crash_at and not crashes:
-            crashes.append(step)
-            raise ConnectionError(f"destinations process lost at {step}")
-
+    crash, crashes = crash_once_at(crash_at)
     async with harness(db, redis_url, tmp_path, crash) as h:
         _pages_with_nobody_to_send(h)
         await h.refresh()
