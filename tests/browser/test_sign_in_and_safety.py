@@ -144,3 +144,33 @@ def test_the_builders_preview_refuses_a_body_that_is_not_unicode_text(
     )
     assert answer.status == 400, answer.text()
     assert answer.json()["error"]["message"].startswith("The form was not sent as expected")
+
+
+def test_an_action_sent_after_the_session_ended_leads_back_to_its_page_after_sign_in(
+    page: Page, running: Running
+) -> None:
+    _, key = running.system.workspace()
+    with running.system.client(key) as api:
+        api.post("/v1/events", json={"events": [{"event": "visit", "person_id": "ana"}]})
+        api.post("/v1/cohorts", json={"name": "visitors", "rules": ["event:visit"]})
+        audience = api.post("/v1/audiences", json={"name": "V", "source_cohort_id": "visitors"})
+        audience_id = audience.json()["id"]
+        runs_before = len(api.get(f"/v1/audiences/{audience_id}/runs").json()["data"])
+    sign_in(page, running.url, key)
+    page.goto(f"{running.url}/app/audiences/{audience_id}?days=90")
+    page.context.clear_cookies()  # the session ends while the page is open
+
+    page.get_by_role("button", name="Refresh now").click()
+    expect(page).to_have_url(
+        re.compile(rf"/app/login\?next=/app/audiences/{audience_id}%3Fdays%3D90&unsaved=1$")
+    )
+    expect(page.locator(".flash--warning")).to_have_text(
+        "You were signed out, so that change was not made. Sign in, then make it again."
+    )
+    page.get_by_label("Secret key").fill(key)
+    page.get_by_role("button", name="Sign in").click()
+
+    expect(page).to_have_url(f"{running.url}/app/audiences/{audience_id}?days=90")
+    expect(page.get_by_role("button", name="Refresh now")).to_be_visible()
+    with running.system.client(key) as api:
+        assert len(api.get(f"/v1/audiences/{audience_id}/runs").json()["data"]) == runs_before

@@ -46,10 +46,17 @@ async def home() -> RedirectResponse:
 
 
 @router.get("/login")
-async def login_page(request: Request, next: str | None = None) -> Response:
+async def login_page(request: Request, next: str | None = None, unsaved: bool = False) -> Response:
     if session_of(request).signed_in_as is not None:
         return RedirectResponse(_safe_next(next), status_code=303)
-    return page(request, "login.html", workspace=None, next=_safe_next(next), error=None)
+    notice = (
+        "You were signed out, so that change was not made. Sign in, then make it again."
+        if unsaved
+        else None
+    )
+    return page(
+        request, "login.html", workspace=None, next=_safe_next(next), error=None, notice=notice
+    )
 
 
 @router.post("/login")
@@ -64,7 +71,9 @@ async def login(request: Request, ctx: ContextDep, form: Form) -> Response:
             else "That secret key is not valid. Check that you copied all of it: it starts"
             " with gsk_ and was printed once when the workspace was created."
         )
-        return page(request, "login.html", 401, workspace=None, next=target, error=error)
+        return page(
+            request, "login.html", 401, workspace=None, next=target, error=error, notice=None
+        )
     session_of(request).sign_in(workspace.workspace_id)
     return RedirectResponse(target, status_code=303)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -57,12 +57,33 @@ def _status_and_message(error: Exception) -> tuple[int, str]:
     return 500, "Something went wrong on our side. Try again in a moment."
 
 
+def _sign_in_again(request: Request) -> str:
+    """The sign-in page, leading back to where the signed-out request came from: the page
+    itself for a GET; for a form sent (an action, at an address that only takes POST), the
+    page it was sent from, saying that the change was not made."""
+    if request.method in ("GET", "HEAD"):
+        target, lost = request.url.path, False
+        if request.url.query:
+            target += "?" + request.url.query
+    else:
+        target, lost = _page_sent_from(request), True
+    login = f"{PREFIX}/login?next={quote(target, safe='/')}"
+    return login + ("&unsaved=1" if lost else "")
+
+
+def _page_sent_from(request: Request) -> str:
+    referer = urlsplit(request.headers.get("referer", ""))
+    same_site = referer.netloc == request.url.netloc
+    if same_site and referer.path.startswith(PREFIX + "/"):
+        return referer.path + (f"?{referer.query}" if referer.query else "")
+    return f"{PREFIX}/audiences"
+
+
 async def _app_error(request: Request, error: Exception) -> Response:
     if isinstance(error, SignInRequired):
         if wants_json(request):
             return error_response(401, "unauthorized", "sign in again")
-        target = quote(request.url.path, safe="/")
-        return RedirectResponse(f"{PREFIX}/login?next={target}", status_code=303)
+        return RedirectResponse(_sign_in_again(request), status_code=303)
     status, message = _status_and_message(error)
     if status == 500:
         log.exception("web.unexpected_error", path=request.url.path)
