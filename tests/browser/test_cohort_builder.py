@@ -218,3 +218,28 @@ def test_a_number_in_another_spelling_is_pointed_out_and_quotes_make_it_text(
     card.get_by_label("Value").fill("1,000")
     expect(page.locator("[data-preview-text]")).to_have_text('person:ltv contains "1,000"')
     expect(error).to_be_hidden()
+
+
+def test_switching_to_rule_text_right_after_an_edit_is_not_lost_to_the_preview(
+    page: Page, running: Running, shop: str
+) -> None:
+    """The preview an edit schedules (350 ms later) used to cancel a switch asked for in
+    the meantime. A slow preview (600 ms) makes the window wide."""
+
+    def slow(route) -> None:  # type: ignore[no-untyped-def]
+        page.wait_for_timeout(600)
+        route.continue_()
+
+    sign_in(page, running.url, shop)
+    page.goto(f"{running.url}/app/cohorts/new")
+    event_rule(rule(page, 0), "add_to_cart", None, "7d")
+    expect(page.locator("[data-preview-count]")).to_have_text("2")
+    page.route("**/app/cohorts/preview", slow)
+
+    rule(page, 0).get_by_label("Amount").fill("30")
+    page.get_by_role("button", name="Rule text").click()
+
+    box = page.get_by_label("Rules, one per line")
+    expect(box).to_be_visible(timeout=10_000)
+    expect(box).to_have_value("event:add_to_cart in last 30d")
+    expect(page.get_by_role("button", name="Rule text")).to_have_attribute("aria-pressed", "true")

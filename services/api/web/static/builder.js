@@ -31,7 +31,7 @@
     value: "Give a value to compare with.", cohort: "Choose a cohort.",
   };
   var mode = "text";
-  var timer = null, seq = 0, controller = null;
+  var timer = null, seq = 0, controller = null, switching = false;
   function matchValue() { return form.querySelector('input[name="match"]:checked').value; }
   function show(el, visible) { el.hidden = !visible; }
   var deck = window.gurulu.ruleCards(list, data.cohorts, matchValue);
@@ -180,6 +180,7 @@
 
   function schedule() {
     window.clearTimeout(timer);
+    if (switching) return;  // the switch's own request counts what is there now
     timer = window.setTimeout(refresh, 350);
   }
 
@@ -201,12 +202,18 @@
     if (!rules.length) deck.add(null);
   }
 
+  /* A switch asks the server for the rules in the other form. A preview scheduled by the
+   * last edit must not overtake it (its request would cancel the switch's), so the switch
+   * takes that preview's place, and edits made while it is on its way wait for it. */
   function switchTo(next) {
-    if (next === mode) return;
+    if (next === mode || switching) return;
+    window.clearTimeout(timer);
     var c = collect();
     if (!c.rules.length) { if (next === "builder") load([]); else textarea.value = ""; setMode(next); refresh(); return; }
     if (c.incomplete) { showMissing(c.incomplete); return; }
+    switching = true;
     ask(c.rules, c.owners).then(function (body) {
+      switching = false;
       if (!body) return;
       if (next === "builder") load(body.definition); else textarea.value = body.rules_text.join("\n");
       setMode(next);
