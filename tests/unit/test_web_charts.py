@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import pytest
+
 from gurulu.api.web import charts
 from gurulu.common.store.daily import DailyRow
 
@@ -79,3 +81,39 @@ def test_the_dot_marks_the_latest_day_and_a_longer_chart_needs_no_note():
     assert chart is not None
     assert chart.line.split()[-1] == f"{chart.dot[0]:.1f},{chart.dot[1]:.1f}"
     assert chart.note is None and chart.summary.startswith("From 100 members on 10 Jun")
+
+
+def test_sparklines_start_at_zero_so_a_small_dip_does_not_look_like_a_big_climb():
+    dip = charts.sparkline([row(29, 214), row(0, 199)], TODAY)  # −7 %
+    climb = charts.sparkline([row(29, 78), row(0, 115)], TODAY)  # +47 %
+    assert dip is not None and climb is not None
+
+    def rise(line: charts.Sparkline) -> float:  # of the height, first point to last
+        ys = [float(point.split(",")[1]) for point in line.points.split()]
+        return (ys[0] - ys[-1]) / (charts.SPARK_HEIGHT - 4)
+
+    assert rise(dip) == pytest.approx(-15 / 250, abs=0.01)  # 0 to 250
+    assert rise(climb) == pytest.approx(37 / 120, abs=0.01)  # 0 to 120
+    assert abs(rise(dip)) < rise(climb) / 4
+
+
+def test_the_day_an_audience_was_created_is_its_start_not_a_bar_of_joins():
+    created = TODAY - timedelta(days=3)
+    rows = [row(3, 215, 215, 0), row(2, 220, 9, 4), row(1, 214, 2, 8), row(0, 216, 3, 1)]
+    chart = charts.daily_chart(rows, TODAY, created_on=created)
+    assert chart is not None
+    assert chart.bar_max == 9  # the filling (215) does not flatten every later day
+    assert len(chart.bars) == 6  # 3 days with joins and leaves; none on the first day
+    assert chart.summary == (
+        "Created on 12 Jun with 215 members, 216 on 15 Jun; 14 joined and 13 left since."
+    )
+    assert chart.columns[26].title == "12 Jun: created; 215 members at the end of the day"
+    assert charts.movement(rows, created) == (14, 13)
+    assert charts.movement(rows, None) == (229, 13)
+    assert chart.area is None  # zoomed (210 to 220): no area down to an axis that is not 0
+
+
+def test_a_chart_from_zero_is_filled():
+    chart = charts.daily_chart([row(1, 40), row(0, 145)], TODAY)
+    assert chart is not None and chart.area is not None
+    assert [t.label for t in chart.ticks][-1] == "0"

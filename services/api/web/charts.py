@@ -57,7 +57,7 @@ class Tick:
 @dataclass(frozen=True)
 class DailyChart:
     line: str
-    area: str
+    area: str | None  # only when the axis starts at zero: an area stands for amounts
     # The latest day's point, drawn as a dot: where the line ends, and with a single
     # snapshot (a polyline of one point draws nothing) the only mark there is.
     dot: tuple[float, float]
@@ -100,13 +100,16 @@ def _nice_ceiling(value: float, factors: tuple[float, ...] = _FACTORS) -> int:
 
 
 def sparkline(rows: list[DailyRow], today: date, days: int = 30) -> Sparkline | None:
-    """The member count over the last `days` days; None with fewer than two days of it."""
+    """The member count over the last `days` days; None with fewer than two days of it.
+    Sparklines sit one under another in a list, so each is drawn from zero to a round top,
+    not stretched to its own minimum and maximum: a line's slope is its relative change,
+    and a 7 % dip does not look steeper than a 47 % climb in the next row. The label
+    carries the exact numbers."""
     start = today - timedelta(days=days - 1)
     shown = [row for row in rows if start <= row.snapshot_date <= today]
     if len(shown) < 2:
         return None
-    low = min(row.member_count for row in shown)
-    high = max(row.member_count for row in shown)
+    low, high = nice_bounds(0, max(row.member_count for row in shown))
     span = max(high - low, 1)
 
     def point(row: DailyRow) -> str:
@@ -126,8 +129,14 @@ def sparkline(rows: list[DailyRow], today: date, days: int = 30) -> Sparkline | 
     return Sparkline(points, area, label, direction)
 
 
-def daily_chart(rows: list[DailyRow], today: date, days: int = 30) -> DailyChart | None:
-    """Members as a line over the window, joined (up) and left (down) as bars beneath."""
+def daily_chart(
+    rows: list[DailyRow], today: date, days: int = 30, created_on: date | None = None
+) -> DailyChart | None:
+    """Members as a line over the window, joined (up) and left (down) as bars beneath.
+
+    The day the audience was created (`created_on`) is its start, not movement: its first
+    refresh filled it, and those people are not drawn as a bar of joins that would dwarf
+    every later day (nor summed as joined); the line starts there."""
     slots = window(today, days)
     by_day = {row.snapshot_date: row for row in rows if slots[0] <= row.snapshot_date <= today}
     if not by_day:
@@ -142,19 +151,29 @@ def daily_chart(rows: list[DailyRow], today: date, days: int = 30) -> DailyChart
     ]
     points = " ".join(f"{x:.1f},{y:.1f}" for x, y in line)
     area = f"{line[0][0]:.1f},{PLOT_HEIGHT} {points} {line[-1][0]:.1f},{PLOT_HEIGHT}"
-    bar_max = max(max(r.joined_count, r.left_count) for r in shown)
+    moved = {d: row for d, row in by_day.items() if d != created_on}
+    bar_max = max((max(r.joined_count, r.left_count) for r in moved.values()), default=0)
     return DailyChart(
         line=points,
-        area=area,
+        area=area if low == 0 else None,
         dot=line[-1],
-        bars=_bars(slots, by_day, bar_max),
-        columns=[_column(index, d, by_day.get(d), slot) for index, d in enumerate(slots)],
+        bars=_bars(slots, moved, bar_max),
+        columns=[
+            _column(index, d, by_day.get(d), slot, d == created_on) for index, d in enumerate(slots)
+        ],
         ticks=[Tick(_y(v, low, high) / PLOT_HEIGHT * 100, number(v)) for v in _ticks(low, high)],
         x_labels=[day(slots[0]), day(slots[len(slots) // 2]), day(slots[-1])],
         bar_max=bar_max,
-        summary=_summary(shown),
+        summary=_summary(shown, created_on),
         note=_first_day(shown[0]) if len(shown) == 1 else None,
     )
+
+
+def movement(rows: list[DailyRow], created_on: date | None) -> tuple[int, int]:
+    """People who joined and left over `rows`, leaving out the day the audience was created
+    (its first refresh filled it: a start, not a movement)."""
+    moved = [row for row in rows if row.snapshot_date != created_on]
+    return sum(r.joined_count for r in moved), sum(r.left_count for r in moved)
 
 
 def _y(value: int, low: int, high: int) -> float:
@@ -185,9 +204,13 @@ def _bars(slots: list[date], by_day: dict[date, DailyRow], bar_max: int) -> list
     return bars
 
 
-def _column(index: int, d: date, row: DailyRow | None, slot: float) -> Column:
+def _column(
+    index: int, d: date, row: DailyRow | None, slot: float, created: bool = False
+) -> Column:
     if row is None:
         title = f"{day(d)}: no snapshot"
+    elif created:
+        title = f"{day(d)}: created; {number(row.member_count)} members at the end of the day"
     else:
         title = (
             f"{day(d)}: {number(row.member_count)} members,"
@@ -203,7 +226,7 @@ def _first_day(row: DailyRow) -> str:
     )
 
 
-def _summary(shown: list[DailyRow]) -> str:
+def _summary(shown: list[DailyRow], created_on: date | None = None) -> str:
     first, last = shown[0], shown[-1]
     if len(shown) == 1:
         return (
@@ -211,8 +234,13 @@ def _summary(shown: list[DailyRow]) -> str:
             f" day with a snapshot so far; {number(first.joined_count)} joined and"
             f" {number(first.left_count)} left that day."
         )
-    joined = sum(r.joined_count for r in shown)
-    left = sum(r.left_count for r in shown)
+    joined, left = movement(shown, created_on)
+    if first.snapshot_date == created_on:
+        return (
+            f"Created on {day(first.snapshot_date)} with {number(first.member_count)}"
+            f" members, {number(last.member_count)} on {day(last.snapshot_date)};"
+            f" {number(joined)} joined and {number(left)} left since."
+        )
     return (
         f"From {number(first.member_count)} members on {day(first.snapshot_date)} to"
         f" {number(last.member_count)} on {day(last.snapshot_date)};"

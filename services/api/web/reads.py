@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 
 from gurulu.common.clock import utcnow
 from gurulu.common.store import audiences as audience_store
@@ -153,6 +153,21 @@ class AudienceDetail:
     refresh_seconds: int
 
     @property
+    def created_on(self) -> date:
+        return self.audience.created_at.date()
+
+    @property
+    def movement(self) -> tuple[int, int]:
+        """Joined and left over the days shown, the day of creation (its filling) aside."""
+        return charts.movement(self.daily, self.created_on)
+
+    @property
+    def started_with(self) -> int | None:
+        """The members at the end of the day the audience was created, if that day is shown."""
+        found = [row for row in self.daily if row.snapshot_date == self.created_on]
+        return found[0].member_count if found else None
+
+    @property
     def busy(self) -> bool:
         refreshing = any(run.status in IN_FLIGHT for run in self.runs[:5])
         return refreshing or any(row.busy for row in self.destinations)
@@ -186,7 +201,7 @@ async def audience_detail(
         len(recent) > run_limit,
         run_limit,
         rows,
-        charts.daily_chart(rows, today, days),
+        charts.daily_chart(rows, today, days, found.created_at.date()),
         days,
         [p for p in people if p.change == "joined"],
         [p for p in people if p.change == "left"],
