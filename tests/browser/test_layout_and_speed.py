@@ -3,7 +3,7 @@ page of 100 audiences (bench/app_pages.py times it)."""
 
 from __future__ import annotations
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from .conftest import Running
 from .support import assert_accessible, assert_fits, shot, sign_in
@@ -113,6 +113,65 @@ def test_a_new_audience_on_a_phone_shows_its_first_day_and_runs_that_fit(
     expect(cells.and_(page.locator('[data-label="Members"]'))).to_have_text("3")
     assert page.evaluate(overflowing) == 0
     shot(page, "audience-first-day-phone")
+
+
+CUT_SHORT = """sel => [...document.querySelectorAll(sel)]
+    .filter(el => el.scrollWidth > el.clientWidth).map(el => el.textContent.trim())"""
+
+
+def test_on_a_phone_nothing_is_cut_short_and_the_more_menu_stays_on_screen(
+    page: Page, running: Running
+) -> None:
+    page.set_viewport_size(PHONE)
+    sign_in(page, running.url, running.demo_key)
+    with running.system.client(running.demo_key) as api:
+        audience = api.get("/v1/audiences").json()["data"][0]["id"]
+    page.goto(f"{running.url}/app/audiences/{audience}")
+    # when each run was asked for ("1 day ago") and why ("Scheduled"), whole
+    assert page.evaluate(CUT_SHORT, "tr.run > [data-label='Requested']") == []
+    assert page.evaluate(CUT_SHORT, "tr.run > [data-label='Reason']") == []
+
+    page.get_by_text("More", exact=True).click()
+    panel = page.locator(".menu-panel")
+    expect(panel).to_be_visible()
+    box = panel.bounding_box()
+    assert box and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
+    assert_fits(page)
+    shot(page, "audience-more-phone")
+    page.keyboard.press("Escape")
+    expect(panel).to_be_hidden()
+    page.get_by_text("More", exact=True).click()
+    page.locator("h1").click()  # a click outside closes it too
+    expect(panel).to_be_hidden()
+
+    page.locator(".connect > summary").click()
+    for radio in page.locator(".connect-mode input[type=radio]").all():
+        box = radio.bounding_box()
+        assert box and box["width"] >= 12 and box["height"] >= 12
+
+    page.goto(f"{running.url}/app/cohorts/new")
+    card = page.locator("[data-rule]").first
+    card.get_by_label("Condition").select_option("not-event")
+    assert shows_whole(card.get_by_label("Condition"))  # "Did not do an event"
+    card.get_by_label("Condition").select_option("person")
+    card.get_by_label("Operator").select_option(">=")
+    assert shows_whole(card.get_by_label("Operator"))  # "is greater than or equal to"
+
+
+def shows_whole(select: Locator) -> bool:
+    """Does the select show its chosen option's text whole (beside its arrow)?"""
+    return select.evaluate(
+        """el => {
+            const style = getComputedStyle(el);
+            const context = document.createElement("canvas").getContext("2d");
+            context.font = style.font;
+            const text = context.measureText(el.options[el.selectedIndex].text).width;
+            const arrow = 20;
+            const room = el.clientWidth - parseFloat(style.paddingLeft)
+                - parseFloat(style.paddingRight) - arrow;
+            return text <= room;
+        }"""
+    )
 
 
 def test_the_cohort_builder_screenshot(page: Page, running: Running) -> None:

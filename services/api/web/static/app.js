@@ -9,6 +9,7 @@
  *   data-live-busy-text and data-live-done-text.
  * - Relative times: <time data-relative> is rewritten every 30 s ("3 min ago"), with the
  *   same rules as the server.
+ * - Menus close on Escape and on a click outside them.
  */
 (function () {
   "use strict";
@@ -112,6 +113,21 @@
     var main = document.getElementById("main");
     if (main) startLive(main);
     window.setInterval(refreshTimes, 30000);
+  });
+
+  // Menus (<details class="menu">) close as menus do: on Escape, which gives focus back to
+  // their button, and on a click anywhere outside them.
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") return;
+    document.querySelectorAll("details.menu[open]").forEach(function (menu) {
+      menu.open = false;
+      menu.querySelector("summary").focus();
+    });
+  });
+  document.addEventListener("click", function (event) {
+    document.querySelectorAll("details.menu[open]").forEach(function (menu) {
+      if (!menu.contains(event.target)) menu.open = false;
+    });
   });
 
   // Shared with builder.js: JSON requests carry the session's CSRF token.
