@@ -1,6 +1,7 @@
 """Audience use cases: promote a cohort, rename, pause and resume, archive, refresh now.
 
-The plan quota counts active audiences. A create or a resume checks and writes under one
+Names are unique among the workspace's audiences that are not archived. The plan quota
+counts active audiences. A create or a resume checks and writes under one
 workspace-wide Redis lock, so concurrent requests on any number of API replicas never
 exceed the limit; reaching it refuses only new and resumed audiences, never running ones.
 Archiving frees a slot.
@@ -34,6 +35,7 @@ async def create(
         cohort = await ctx.run(cohorts.find, ctx.db, workspace_id, source)
         if cohort is None:
             raise NotFound(f"no cohort {source!r} in this workspace", field="source_cohort_id")
+        await _check_name_free(ctx, workspace_id, name)
         await _check_quota(ctx, workspace_id)
         now = utcnow()
         audience = Audience(
@@ -63,7 +65,9 @@ async def update(
     async with ctx.exclusive(AUDIENCES_LOCK, workspace_id):
         audience = await get(ctx, workspace_id, audience_id)
         if name is not None:
-            audience = replace(audience, name=_name(name))
+            name = _name(name)
+            await _check_name_free(ctx, workspace_id, name, audience.audience_id)
+            audience = replace(audience, name=name)
         if status is not None and status != audience.status:
             if status == "active":
                 await _check_quota(ctx, workspace_id)
@@ -114,6 +118,15 @@ async def _check_quota(ctx: ApiContext, workspace_id: str) -> None:
             used=used,
             plan=plan,
         )
+
+
+async def _check_name_free(
+    ctx: ApiContext, workspace_id: str, name: str, other_than: str = ""
+) -> None:
+    """Names tell audiences apart in lists, exports and destinations: two that are not
+    archived never share one (in any case)."""
+    if await ctx.run(audiences.name_taken, ctx.db, workspace_id, name, other_than):
+        raise Conflict(f"an audience named {name!r} already exists", field="name")
 
 
 async def _save(ctx: ApiContext, audience: Audience) -> Audience:

@@ -338,6 +338,35 @@ def test_conflicts_are_409_with_a_reason(api):
     assert api.post(f"/v1/audiences/{audience['id']}/refresh").status_code == 409
 
 
+def test_two_audiences_that_are_not_archived_never_share_a_name(api):
+    _, first = cohort_and_audience(api)
+    again = api.post("/v1/audiences", json={"name": " CARTED ", "source_cohort_id": "carted"})
+    assert again.status_code == 409 and again.json()["error"]["field"] == "name"
+    other = api.post("/v1/audiences", json={"name": "Other", "source_cohort_id": "carted"})
+    assert other.status_code == 201
+    renamed = api.patch(f"/v1/audiences/{other.json()['id']}", json={"name": "Carted"})
+    assert renamed.status_code == 409
+    assert api.get(f"/v1/audiences/{other.json()['id']}").json()["name"] == "Other"
+    # its own name, in another case, is no conflict; an archived audience frees its name
+    assert api.patch(f"/v1/audiences/{first['id']}", json={"name": "CARTED"}).status_code == 200
+    assert api.delete(f"/v1/audiences/{first['id']}").status_code == 204
+    assert api.patch(
+        f"/v1/audiences/{other.json()['id']}", json={"name": "carted"}
+    ).status_code == (200)
+
+
+def test_the_export_is_named_after_the_audience(api):
+    api.post("/v1/events", json={"events": [{"event": "add_to_cart", "person_id": "ana"}]})
+    api.post("/v1/cohorts", json={"name": "c", "rules": ["event:add_to_cart"]})
+    made = api.post(
+        "/v1/audiences", json={"name": "Yüksek niyetli ziyaretçiler", "source_cohort_id": "c"}
+    ).json()
+    answer = api.get(f"/v1/audiences/{made['id']}/export.csv")
+    assert answer.headers["content-disposition"] == (
+        f'attachment; filename="yuksek-niyetli-ziyaretciler-{made["id"]}.csv"'
+    )
+
+
 def test_renaming_a_cohort_to_its_own_name_with_spaces_around_it_is_no_conflict(api):
     cohort_and_audience(api)
     answer = api.patch("/v1/cohorts/carted", json={"name": "  carted  "})

@@ -63,6 +63,19 @@ def list_all(db: ClickHouse, workspace_id: str, status: Status | None = None) ->
     return [Audience(**row) for row in db.dicts(sql + " ORDER BY created_at DESC", params)]
 
 
+def name_taken(db: ClickHouse, workspace_id: str, name: str, other_than: str = "") -> bool:
+    """Does an audience of the workspace that is not archived have this name (in any case),
+    other than the audience `other_than`?"""
+    return bool(
+        db.scalar(
+            "SELECT count() FROM audiences FINAL WHERE workspace_id = {ws:String}"
+            " AND status != 'archived' AND audience_id != {other:String}"
+            " AND lowerUTF8(name) = lowerUTF8({name:String})",
+            {"ws": workspace_id, "name": name, "other": other_than},
+        )
+    )
+
+
 def count_active(db: ClickHouse, workspace_id: str) -> int:
     return int(
         db.scalar(

@@ -117,11 +117,10 @@ async def list_changes(audience_id: str, ws: WorkspaceDep, ctx: ContextDep) -> P
 )
 async def export_members(audience_id: str, ws: WorkspaceDep, ctx: ContextDep) -> StreamingResponse:
     audience = await audiences.get(ctx, ws.workspace_id, audience_id)
-    filename = f"{audience.audience_id}-members.csv"
     return StreamingResponse(
         export.member_rows(ctx.db, ws.workspace_id, audience.audience_id),
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        headers=export.download_headers(audience),
     )
 
 

@@ -121,11 +121,10 @@ async def archive(
 @router.get("/{audience_id}/export.csv", response_class=StreamingResponse)
 async def export_members(audience_id: str, ws: SignedIn, ctx: ContextDep) -> StreamingResponse:
     audience = await audiences.get(ctx, ws.workspace_id, audience_id)
-    filename = f"{audience.audience_id}-members.csv"
     return StreamingResponse(
         export.member_rows(ctx.db, ws.workspace_id, audience.audience_id),
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        headers=export.download_headers(audience),
     )
 
 
