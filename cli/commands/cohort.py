@@ -105,3 +105,5 @@ def _preview(found: dict[str, Any]) -> None:
     output.out.print(f"[bold]{output.count(found['count'])}[/] {people}.")
     if found["sample"]:
         output.out.print("Sample: " + ", ".join(output.text(p) for p in found["sample"]))
+    for notice in found.get("notices", []):
+        output.out.print(f"[yellow]Rule {notice['rule'] + 1}:[/] {output.text(notice['message'])}")

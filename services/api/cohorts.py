@@ -8,6 +8,7 @@ renamed cohort stays referenced, and a definition that would refer to itself is 
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
@@ -20,9 +21,9 @@ from gurulu.common.errors import Conflict, InvalidRequest, NotFound
 from gurulu.common.ids import new_id
 from gurulu.common.rules.compiler import CompileError, compile_definition
 from gurulu.common.rules.errors import RuleError
-from gurulu.common.rules.model import MAX_NAME_LENGTH, CohortRule, Definition
+from gurulu.common.rules.model import MAX_NAME_LENGTH, CohortRule, Definition, EventRule
 from gurulu.common.rules.parser import parse_definition
-from gurulu.common.store import audiences, cohorts
+from gurulu.common.store import audiences, cohorts, people
 from gurulu.common.store.cohorts import Cohort
 
 Clock = Callable[[], datetime]
@@ -55,6 +56,31 @@ def preview(
     now = clock()
     count = _count(db, workspace_id, definition, now)
     return count, evaluate.sample(db, workspace_id, definition, now)
+
+
+def unseen_events(
+    db: ClickHouse, workspace_id: str, rules: RawRules, match: str = "all"
+) -> list[dict[str, Any]]:
+    """The rules about an event the workspace has never seen (a typo, most often), each
+    with the known event its name is closest to, if one is close: `{rule, event,
+    did_you_mean, message}`. Not an error: events may not have arrived yet."""
+    definition = _definition(db, workspace_id, rules, match)
+    named = {i: r.event for i, r in enumerate(definition.rules) if isinstance(r, EventRule)}
+    if not named:
+        return []
+    seen = set(people.events_seen(db, workspace_id, sorted(set(named.values()))))
+    unseen = {i: event for i, event in named.items() if event not in seen}
+    known = people.event_names(db, workspace_id) if unseen else []
+    notices = []
+    for index, event in unseen.items():
+        close = difflib.get_close_matches(event, known, n=1, cutoff=0.75)
+        message = f"No {event!r} event has been seen in this workspace yet"
+        message += f"; did you mean {close[0]!r}?" if close else "."
+        notices.append(
+            {"rule": index, "event": event, "did_you_mean": close[0] if close else None,
+             "message": message}
+        )  # fmt: skip
+    return notices
 
 
 def redefine(

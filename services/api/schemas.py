@@ -132,9 +132,19 @@ class CohortPreview(Request):
     match: Match = "all"
 
 
+class PreviewNotice(BaseModel):
+    """Something about a rule worth a second look that is not an error."""
+
+    rule: int  # the rule's position, from 0
+    event: str
+    did_you_mean: str | None
+    message: str
+
+
 class PreviewPublic(BaseModel):
     count: int
     sample: list[str]
+    notices: list[PreviewNotice] = []
 
 
 class CohortPublic(BaseModel):

@@ -243,3 +243,18 @@ def test_switching_to_rule_text_right_after_an_edit_is_not_lost_to_the_preview(
     expect(box).to_be_visible(timeout=10_000)
     expect(box).to_have_value("event:add_to_cart in last 30d")
     expect(page.get_by_role("button", name="Rule text")).to_have_attribute("aria-pressed", "true")
+
+
+def test_a_misspelt_event_is_pointed_out_with_the_name_it_is_closest_to(
+    page: Page, running: Running, shop: str
+) -> None:
+    sign_in(page, running.url, shop)
+    page.goto(f"{running.url}/app/cohorts/new")
+    event_rule(rule(page, 0), "purchse", None, "30d")
+    expect(page.locator("[data-preview-count]")).to_have_text("0")
+    expect(page.locator("[data-preview-status]")).to_have_text(
+        "Rule 1: No 'purchse' event has been seen in this workspace yet; did you mean 'purchase'?"
+    )
+    rule(page, 0).get_by_label("Event", exact=True).fill("purchase")
+    expect(page.locator("[data-preview-count]")).to_have_text("1")
+    expect(page.locator("[data-preview-status]")).to_have_text("")

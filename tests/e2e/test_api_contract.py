@@ -382,6 +382,17 @@ def test_a_workspace_name_must_be_one_line_of_text(system, name):
     assert answer.json()["error"]["field"] == "name"
 
 
+def test_a_preview_notices_an_event_name_that_was_never_seen(api):
+    api.post("/v1/events", json={"events": [{"event": "purchase", "person_id": "ana"}]})
+    answer = api.post("/v1/cohorts/preview", json={"rules": ["event:purchse in last 7d"]})
+    assert answer.status_code == 200
+    assert answer.json()["count"] == 0
+    [notice] = answer.json()["notices"]
+    assert (notice["rule"], notice["did_you_mean"]) == (0, "purchase")
+    seen = api.post("/v1/cohorts/preview", json={"rules": ["event:purchase"]}).json()
+    assert (seen["count"], seen["notices"]) == (1, [])
+
+
 def test_runs_and_changes_describe_the_refreshes(api):
     _, audience = cohort_and_audience(api)
     runs = wait_for(

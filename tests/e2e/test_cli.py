@@ -165,6 +165,8 @@ def test_cohort_preview_counts_and_samples_without_saving(system, workspace, api
     assert "3 people match." in shown and "ana" in shown
     assert json.loads(ok(either))["count"] == 3
     assert api.get("/v1/cohorts").json() == {"data": []}
+    typo = ok(gurulu(system, key, "cohort preview --rule 'event:add_to_crat in last 7d'"))
+    assert "Rule 1: No 'add_to_crat' event has been seen in this workspace yet; did you" in typo
 
 
 def test_export_writes_the_csv_header_and_one_row_per_member(system, workspace, api, tmp_path):

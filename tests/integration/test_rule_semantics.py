@@ -308,3 +308,24 @@ def test_a_cycle_is_refused_and_named_by_the_cohorts_names(db, shop):
 
     with pytest.raises(InvalidRequest, match="first → second → first"):
         cohort_cases.redefine(db, shop, first.cohort_id, rules=["cohort:second"])
+
+
+def test_a_preview_points_out_events_never_seen_with_the_closest_known_name(db, shop):
+    rules = ["event:purchse in last 7d", "not event:login", "event:zzz_nothing", "person:age > 3"]
+    notices = cohort_cases.unseen_events(db, shop, rules, "any")
+    assert notices == [
+        {
+            "rule": 0,
+            "event": "purchse",
+            "did_you_mean": "purchase",
+            "message": "No 'purchse' event has been seen in this workspace yet;"
+            " did you mean 'purchase'?",
+        },
+        {
+            "rule": 2,
+            "event": "zzz_nothing",
+            "did_you_mean": None,
+            "message": "No 'zzz_nothing' event has been seen in this workspace yet.",
+        },
+    ]
+    assert cohort_cases.unseen_events(db, shop, ["event:purchase"], "all") == []

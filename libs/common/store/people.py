@@ -115,6 +115,16 @@ def event_names(db: ClickHouse, workspace_id: str, limit: int = 500) -> list[str
     return [row[0] for row in rows]
 
 
+def events_seen(db: ClickHouse, workspace_id: str, events: Sequence[str]) -> list[str]:
+    """Which of these events the workspace has seen at least once (read by sort key)."""
+    rows = db.rows(
+        "SELECT DISTINCT event FROM events WHERE workspace_id = {ws:String}"
+        " AND event IN {events:Array(String)}",
+        {"ws": workspace_id, "events": list(events)},
+    )
+    return [row[0] for row in rows]
+
+
 def property_keys(db: ClickHouse, workspace_id: str, limit: int = 500) -> list[str]:
     """The person property keys a workspace has, for suggestions where rules are written."""
     rows = db.rows(

@@ -151,6 +151,9 @@ async def preview(ws: SignedIn, ctx: ContextDep, body: JsonBody) -> JSONResponse
         )
     except GuruluError as error:
         return _refused(form_errors(error))
+    notices = await ctx.run(
+        cohorts.unseen_events, ctx.db, ws.workspace_id, request.rules, request.match
+    )
     text, definition = as_text_and_json(request.rules, request.match)
     return JSONResponse(
         {
@@ -159,6 +162,7 @@ async def preview(ws: SignedIn, ctx: ContextDep, body: JsonBody) -> JSONResponse
             "sample": sample,
             "rules_text": text,
             "definition": definition,
+            "notices": notices,
         }
     )
 

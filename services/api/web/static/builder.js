@@ -123,7 +123,11 @@
     clearErrors();
     view.count.textContent = body.count_text;
     view.unit.textContent = body.count === 1 ? "person matches right now" : "people match right now";
-    view.status.textContent = body.count ? "" : "Nobody matches yet. Widen the window or loosen a rule.";
+    // A rule about an event never seen here (a typo, most often) is said first: it
+    // explains a count of zero better than "widen the window" does.
+    var notes = (body.notices || []).map(function (n) { return "Rule " + (n.rule + 1) + ": " + n.message; });
+    view.status.textContent = notes.length ? notes.join(" ")
+      : body.count ? "" : "Nobody matches yet. Widen the window or loosen a rule.";
     view.sample.innerHTML = "";
     body.sample.slice(0, 12).forEach(function (id) {
       var li = document.createElement("li"); li.textContent = id; view.sample.appendChild(li);
