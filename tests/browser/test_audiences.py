@@ -164,8 +164,11 @@ def test_refresh_pause_resume_rename_and_archive_from_the_audience_page(
     expect(runs.first).to_contain_text("Succeeded", timeout=60_000)
     expect(runs).to_have_count(2)
 
+    expect(page.locator(".lede")).to_contain_text("refreshes every hour")
     page.get_by_role("button", name="Pause").click()
     expect(page.locator("h1 .badge")).to_have_text("Paused")
+    expect(page.locator(".lede")).to_contain_text("paused: not refreshing until resumed")
+    expect(page.locator(".lede")).not_to_contain_text("refreshes every")
     page.get_by_role("button", name="Resume").click()
     expect(page.locator("h1 .badge")).to_have_text("Active")
 
