@@ -142,6 +142,7 @@ def test_the_csv_download_is_the_apis_export(page: Page, running: Running) -> No
     assert len(rows) - 1 == members > 0
     audience_id = page.url.rsplit("/", 1)[-1]
     assert {row[0] for row in rows[1:]} == {audience_id}
+    assert download.value.suggested_filename == f"b2b-account-acme-com-{audience_id}.csv"
     with running.system.client(running.demo_key) as api:
         assert api.get(f"/v1/audiences/{audience_id}/export.csv").text == body
 
