@@ -38,6 +38,12 @@ def shop(running: Running) -> Iterator[str]:
     yield key
 
 
+def new_cohort(page: Page, running: Running, key: str) -> None:
+    """Signed in to the workspace of `key`, on an empty cohort form."""
+    sign_in(page, running.url, key)
+    page.goto(f"{running.url}/app/cohorts/new")
+
+
 def rule(page: Page, index: int) -> Locator:
     return page.locator("[data-rule]").nth(index)
 
@@ -94,8 +100,7 @@ def build_every_form(page: Page) -> None:
 def test_every_form_of_the_rule_language_builds_and_previews_what_the_api_counts(
     page: Page, running: Running, shop: str
 ) -> None:
-    sign_in(page, running.url, shop)
-    page.goto(f"{running.url}/app/cohorts/new")
+    new_cohort(page, running, shop)
     page.get_by_label("Name").fill("every-form")
     page.get_by_text("Any", exact=True).click()
     build_every_form(page)
@@ -130,8 +135,7 @@ def test_every_form_of_the_rule_language_builds_and_previews_what_the_api_counts
 def test_a_rule_the_api_refuses_is_marked_on_that_rule(
     page: Page, running: Running, shop: str
 ) -> None:
-    sign_in(page, running.url, shop)
-    page.goto(f"{running.url}/app/cohorts/new")
+    new_cohort(page, running, shop)
     event_rule(rule(page, 0), "add_to_cart", None, "7d")
     event_rule(add_rule(page, "event"), "checkout_started", None, "0d")
 
@@ -150,8 +154,7 @@ def test_an_error_lands_on_its_rule_when_a_rule_before_it_is_left_untouched(
     page: Page, running: Running, shop: str
 ) -> None:
     # Rule 1 is never touched, so it is not sent: the server's "rule 0" is card 2.
-    sign_in(page, running.url, shop)
-    page.goto(f"{running.url}/app/cohorts/new")
+    new_cohort(page, running, shop)
     expect(page.locator("[data-preview-status]")).to_have_text("Fill in a rule to see who matches.")
     event_rule(add_rule(page, "event"), "purchase", None, "0d")
 
@@ -171,8 +174,7 @@ def test_an_error_lands_on_its_rule_when_a_rule_before_it_is_left_untouched(
 def test_the_rule_text_box_takes_the_clis_text_and_points_at_mistakes(
     page: Page, running: Running, shop: str
 ) -> None:
-    sign_in(page, running.url, shop)
-    page.goto(f"{running.url}/app/cohorts/new")
+    new_cohort(page, running, shop)
     page.get_by_label("Name").fill("high-intent")
     page.get_by_role("button", name="Rule text").click()
     box = page.get_by_label("Rules, one per line")
@@ -198,8 +200,7 @@ def test_the_rule_text_box_takes_the_clis_text_and_points_at_mistakes(
 def test_a_number_in_another_spelling_is_pointed_out_and_quotes_make_it_text(
     page: Page, running: Running, shop: str
 ) -> None:
-    sign_in(page, running.url, shop)
-    page.goto(f"{running.url}/app/cohorts/new")
+    new_cohort(page, running, shop)
     card = rule(page, 0)
     card.get_by_label("Condition").select_option("person")
     condition(card, "Property", "ltv", ">", "100,000")
@@ -230,8 +231,7 @@ def test_switching_to_rule_text_right_after_an_edit_is_not_lost_to_the_preview(
         page.wait_for_timeout(600)
         route.continue_()
 
-    sign_in(page, running.url, shop)
-    page.goto(f"{running.url}/app/cohorts/new")
+    new_cohort(page, running, shop)
     event_rule(rule(page, 0), "add_to_cart", None, "7d")
     expect(page.locator("[data-preview-count]")).to_have_text("2")
     page.route("**/app/cohorts/preview", slow)
@@ -248,8 +248,7 @@ def test_switching_to_rule_text_right_after_an_edit_is_not_lost_to_the_preview(
 def test_a_misspelt_event_is_pointed_out_with_the_name_it_is_closest_to(
     page: Page, running: Running, shop: str
 ) -> None:
-    sign_in(page, running.url, shop)
-    page.goto(f"{running.url}/app/cohorts/new")
+    new_cohort(page, running, shop)
     event_rule(rule(page, 0), "purchse", None, "30d")
     expect(page.locator("[data-preview-count]")).to_have_text("0")
     expect(page.locator("[data-preview-status]")).to_have_text(
