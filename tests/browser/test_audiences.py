@@ -128,6 +128,18 @@ def test_the_audience_page_shows_the_chart_runs_and_recent_people(
     expect(page).to_have_url(re.compile(r"runs=50"))
     assert runs.count() >= 31  # a month of daily ticks, and the catch-up at start
 
+    # An address edited by hand shows the page with the default, or the nearest bound.
+    address = page.url.split("?")[0]
+    for query, days, shown_runs in (
+        ("?days=abc&runs=", "30", 10),
+        ("?days=365&runs=9999", "90", None),
+    ):
+        answer = page.goto(address + query)
+        assert answer is not None and answer.status == 200, query
+        expect(page.locator('.segmented [aria-current="true"]')).to_have_text(f"{days} days")
+        if shown_runs:
+            expect(runs).to_have_count(shown_runs)
+
 
 def test_the_csv_download_is_the_apis_export(page: Page, running: Running) -> None:
     sign_in(page, running.url, running.demo_key)

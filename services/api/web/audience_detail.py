@@ -12,8 +12,9 @@ export stream, authenticated by the session instead of a bearer key.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 
 from .. import audiences, export
@@ -25,8 +26,25 @@ from .rendering import SECURITY_HEADERS, acted, flash, fragment, page
 from .session import PREFIX
 
 router = APIRouter(prefix=f"{PREFIX}/audiences", include_in_schema=False)
-Days = Query(default=reads.TREND_DAYS, ge=7, le=90)
-Runs = Query(default=reads.RECENT_RUNS, ge=1, le=reads.MAX_RUNS)
+
+
+def _within(name: str, default: int, low: int, high: int) -> Any:
+    """A page's number in its address (`?days=`, `?runs=`), read leniently: a link that
+    was edited by hand or cut short shows the page with the default or the nearest bound,
+    rather than an error that no reload can fix."""
+
+    def read(request: Request) -> int:
+        try:
+            value = int(request.query_params.get(name, default))
+        except ValueError:
+            return default
+        return min(max(value, low), high)
+
+    return Depends(read)
+
+
+Days = _within("days", reads.TREND_DAYS, 7, 90)
+Runs = _within("runs", reads.RECENT_RUNS, 1, reads.MAX_RUNS)
 
 
 @router.get("/{audience_id}")
