@@ -257,3 +257,31 @@ def test_a_misspelt_event_is_pointed_out_with_the_name_it_is_closest_to(
     rule(page, 0).get_by_label("Event", exact=True).fill("purchase")
     expect(page.locator("[data-preview-count]")).to_have_text("1")
     expect(page.locator("[data-preview-status]")).to_have_text("")
+
+
+def test_deleting_a_cohort_asks_first_and_is_refused_while_an_audience_uses_it(
+    page: Page, running: Running, shop: str
+) -> None:
+    with running.system.client(shop) as api:
+        api.post("/v1/audiences", json={"name": "Carts", "source_cohort_id": "carts"})
+        ids = {c["name"]: c["id"] for c in api.get("/v1/cohorts").json()["data"]}
+    sign_in(page, running.url, shop)
+    page.goto(f"{running.url}/app/cohorts/{ids['buyers']}")
+    page.get_by_role("link", name="Delete “buyers”…").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Delete “buyers”?")
+    page.get_by_role("link", name="Keep it").click()
+    expect(page).to_have_url(f"{running.url}/app/cohorts/{ids['buyers']}")
+    with running.system.client(shop) as api:
+        assert api.get("/v1/cohorts/buyers").status_code == 200
+
+    page.get_by_role("link", name="Delete “buyers”…").click()
+    page.get_by_role("button", name="Delete cohort").click()
+    expect(page.locator(".flash")).to_contain_text("Deleted the cohort “buyers”")
+
+    page.goto(f"{running.url}/app/cohorts/{ids['carts']}/delete")
+    page.get_by_role("button", name="Delete cohort").click()
+    expect(page.locator("#general-error")).to_contain_text(
+        "“carts” can't be deleted: it is the source of “Carts”. Archive those audiences first."
+    )
+    with running.system.client(shop) as api:
+        assert {c["name"] for c in api.get("/v1/cohorts").json()["data"]} == {"carts"}

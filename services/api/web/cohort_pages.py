@@ -102,6 +102,13 @@ async def update(
     return RedirectResponse(f"{PREFIX}/cohorts#{cohort.cohort_id}", status_code=303)
 
 
+@router.get("/{cohort_id}/delete")
+async def delete_page(request: Request, cohort_id: str, ws: SignedIn, ctx: ContextDep) -> Response:
+    """Deleting asks first, on a page of its own (it works without script)."""
+    cohort = await ctx.run(cohorts.get, ctx.db, ws.workspace_id, cohort_id)
+    return page(request, "cohort_delete.html", workspace=ws, cohort=cohort)
+
+
 @router.post("/{cohort_id}/delete")
 async def delete(
     request: Request, cohort_id: str, ws: SignedIn, ctx: ContextDep, form: Form
