@@ -210,3 +210,27 @@ def wait_until_refreshed(running: Running, key: str, count: int, seconds: float 
                 return
             time.sleep(1)
     raise AssertionError("the audiences did not all refresh in time")
+
+
+def test_in_a_long_list_a_new_audience_and_its_confirmation_are_both_in_view(
+    page: Page, running: Running
+) -> None:
+    _, key = running.system.workspace()
+    with running.system.client(key) as api:
+        api.post("/v1/events", json={"events": PEOPLE}).raise_for_status()
+        api.post("/v1/cohorts", json={"name": "carts", "rules": ["event:add_to_cart"]})
+        for n in range(20):
+            made = api.post(
+                "/v1/audiences", json={"name": f"Older {n}", "source_cohort_id": "carts"}
+            )
+            assert made.status_code == 201
+    sign_in(page, running.url, key)
+    page.locator("#new summary").click()
+    page.get_by_label("Source cohort").select_option(label="carts — 42 people")
+    page.get_by_label("Name").fill("Newest")
+    page.get_by_role("button", name="Create audience").click()
+
+    expect(page.locator(".flash")).to_contain_text("“Newest” is live")
+    expect(page.locator(".flash")).to_be_in_viewport()  # not scrolled away by a jump to the row
+    expect(page.locator("tbody tr").first).to_contain_text("Newest")
+    expect(page.locator("tbody tr").first).to_be_in_viewport()

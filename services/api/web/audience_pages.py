@@ -61,7 +61,8 @@ async def create(request: Request, ws: SignedIn, ctx: ContextDep, form: Form) ->
         f"“{audience.name}” is live. Its first refresh is running; the member count fills"
         " in here as soon as it finishes.",
     )
-    return RedirectResponse(f"{PREFIX}/audiences#{audience.audience_id}", status_code=303)
+    # Back to the top of the list: the message, then the new audience, which lists first.
+    return RedirectResponse(f"{PREFIX}/audiences", status_code=303)
 
 
 async def _list(
