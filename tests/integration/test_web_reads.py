@@ -12,8 +12,11 @@ from gurulu.api.web import reads
 from gurulu.api.web.destination_form import Connect
 from gurulu.api.web.rendering import ENV
 from gurulu.common.clock import utcnow
+from gurulu.common.ids import new_id
 from gurulu.common.settings import Settings
-from gurulu.common.store import changes, daily, runs, web_sessions
+from gurulu.common.store import changes, daily, destinations, runs, syncs, web_sessions
+from gurulu.common.store.destinations import Destination
+from gurulu.common.store.syncs import Sync
 from gurulu.evaluator.refresh import refresh
 from gurulu.snapshotter.daily import fold
 from tests.support import NOW, ago, audience, cohort, events, request, workspace
@@ -134,3 +137,41 @@ def test_the_pages_say_how_often_audiences_refresh_as_it_is_set(db, tmp_path):
     assert '<option value="hourly" selected>Every 15 minutes</option>' in listing
     assert "refreshes every 15 minutes" in page
     assert "every hour" not in (listing + page).lower()
+
+
+def test_the_audience_list_flags_destinations_that_are_paused_or_failing(db, tmp_path):
+    ws = workspace(db)
+    quiet, troubled = (audience(db, ws, cohort(db, ws, name, "event:visit")) for name in "qt")
+
+    def connect(aud, name: str, status: str = "active") -> Destination:
+        made = Destination(
+            ws, new_id("dst"), aud.audience_id, "webhook", name, "mirror", status, NOW, NOW
+        )
+        destinations.save(db, made)
+        return made
+
+    def synced(dest: Destination, status: str, minutes: int) -> None:
+        at = NOW + timedelta(minutes=minutes)
+        sync = Sync(ws, dest.audience_id, dest.destination_id, new_id("syn"), "run", "refresh",
+                    status, at)  # fmt: skip
+        syncs.save(db, sync)
+
+    ok = connect(quiet, "fine")
+    synced(ok, "failed", 1)
+    synced(ok, "succeeded", 2)  # failed, then recovered
+    broken, later = connect(troubled, "broken"), connect(troubled, "recovering")
+    synced(broken, "succeeded", 1)
+    synced(broken, "failed", 2)
+    synced(later, "failed", 1)
+    synced(later, "running", 2)  # a retry under way: its last finished sync still failed
+    connect(troubled, "held", status="paused")
+    gone = connect(quiet, "removed", status="paused")
+    destinations.delete(db, gone)
+
+    assert destinations.needing_attention(db, ws) == {troubled.audience_id: (1, 2)}
+    ctx = ApiContext(Settings(data_dir=tmp_path), db, redis=None, broker=None)  # type: ignore[arg-type]
+    listed = asyncio.run(reads.audience_list(ctx, ws))
+    common = {"csrf_token": "t", "flash": None, "signed_in": True, "now": NOW, "workspace": None}
+    listing = ENV.get_template("partials/audience_rows.html").render(common, listed=listed)
+    assert "2 destinations failing" in listing and "1 destination paused" in listing
+    assert listing.count("#destinations") == 2  # both on the troubled audience's row

@@ -108,3 +108,27 @@ def of_audience(
         params["status"] = status
     rows = db.dicts(sql + " ORDER BY created_at, destination_id", params)
     return [_destination(row) for row in rows]
+
+
+def needing_attention(db: ClickHouse, workspace_id: str) -> dict[str, tuple[int, int]]:
+    """Per audience of the workspace that has any: (destinations paused, active destinations
+    whose last finished sync failed), for lists that flag them."""
+    rows = db.rows(
+        """
+        SELECT d.audience_id,
+               countIf(d.status = 'paused') AS paused,
+               countIf(d.status = 'active' AND s.last = 'failed') AS failing
+        FROM destinations AS d FINAL
+        LEFT JOIN (
+            SELECT destination_id, argMax(status, (requested_at, sync_id)) AS last
+            FROM destination_syncs FINAL
+            WHERE workspace_id = {ws:String} AND status IN ('succeeded', 'partial', 'failed')
+            GROUP BY destination_id
+        ) AS s ON s.destination_id = d.destination_id
+        WHERE d.workspace_id = {ws:String}
+        GROUP BY d.audience_id
+        HAVING paused + failing > 0
+        """,
+        {"ws": workspace_id},
+    )
+    return {audience_id: (int(paused), int(failing)) for audience_id, paused, failing in rows}

@@ -59,6 +59,8 @@ class AudienceRow:
     audience: AudiencePublic
     latest: Run | None  # the newest run, whatever its status
     trend: charts.Sparkline | None
+    # Its destinations that need a look: (paused, active with a failed last sync).
+    destinations: tuple[int, int] = (0, 0)
 
     @property
     def busy(self) -> bool:
@@ -88,13 +90,14 @@ async def quota(ctx: ApiContext, workspace_id: str) -> Quota:
 async def audience_list(ctx: ApiContext, workspace_id: str) -> AudienceList:
     today = utcnow().date()
     since = today - timedelta(days=TREND_DAYS - 1)
-    found, succeeded, newest, cohort_list, trends, plan = await asyncio.gather(
+    found, succeeded, newest, cohort_list, trends, plan, attention = await asyncio.gather(
         ctx.run(audience_store.list_all, ctx.db, workspace_id),
         ctx.run(runs.latest_succeeded_by_audience, ctx.db, workspace_id),
         ctx.run(runs.latest_by_audience, ctx.db, workspace_id),
         ctx.run(cohorts.list_all, ctx.db, workspace_id),
         ctx.run(daily.rows_by_audience, ctx.db, workspace_id, since),
         quota(ctx, workspace_id),
+        ctx.run(destinations.needing_attention, ctx.db, workspace_id),
     )
     names = {c.cohort_id: c.name for c in cohort_list}
     interval = ctx.settings.tick_interval_seconds
@@ -105,6 +108,7 @@ async def audience_list(ctx: ApiContext, workspace_id: str) -> AudienceList:
             ),
             newest.get(a.audience_id),
             charts.sparkline(trends.get(a.audience_id, []), today, TREND_DAYS),
+            attention.get(a.audience_id, (0, 0)),
         )
         for a in found
     ]
