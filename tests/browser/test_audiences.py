@@ -17,19 +17,30 @@ from .support import assert_accessible, shot, sign_in
 PEOPLE = [{"event": "add_to_cart", "person_id": f"p{n:03d}"} for n in range(42)]
 
 
-def make_backlog(running: Running, audiences: int = 5, refreshes: int = 4) -> None:
-    """Keep the evaluators busy for a few seconds (another workspace's refreshes), so that
-    the audience made next is still refreshing when its page first renders."""
+def shop(
+    running: Running, cohort: str, audiences: int = 0, prefix: str = "A"
+) -> tuple[str, list[str]]:
+    """A new workspace of 42 shoppers with a cohort of them and `audiences` audiences on it
+    (named prefix + number): its key and the audiences' ids."""
     _, key = running.system.workspace()
     with running.system.client(key) as api:
         api.post("/v1/events", json={"events": PEOPLE}).raise_for_status()
-        api.post("/v1/cohorts", json={"name": "ballast", "rules": ["event:add_to_cart"]})
-        ids = [
-            api.post("/v1/audiences", json={"name": f"b{n}", "source_cohort_id": "ballast"}).json()[
-                "id"
-            ]
-            for n in range(audiences)
-        ]
+        api.post("/v1/cohorts", json={"name": cohort, "rules": ["event:add_to_cart"]})
+        ids = []
+        for n in range(audiences):
+            made = api.post(
+                "/v1/audiences", json={"name": f"{prefix}{n:03}", "source_cohort_id": cohort}
+            )
+            made.raise_for_status()
+            ids.append(made.json()["id"])
+    return key, ids
+
+
+def make_backlog(running: Running, audiences: int = 5, refreshes: int = 4) -> None:
+    """Keep the evaluators busy for a few seconds (another workspace's refreshes), so that
+    the audience made next is still refreshing when its page first renders."""
+    key, ids = shop(running, "ballast", audiences, prefix="b")
+    with running.system.client(key) as api:
         for _ in range(refreshes):
             for audience_id in ids:
                 api.post(f"/v1/audiences/{audience_id}/refresh")
@@ -215,15 +226,7 @@ def wait_until_refreshed(running: Running, key: str, count: int, seconds: float 
 def test_in_a_long_list_a_new_audience_and_its_confirmation_are_both_in_view(
     page: Page, running: Running
 ) -> None:
-    _, key = running.system.workspace()
-    with running.system.client(key) as api:
-        api.post("/v1/events", json={"events": PEOPLE}).raise_for_status()
-        api.post("/v1/cohorts", json={"name": "carts", "rules": ["event:add_to_cart"]})
-        for n in range(20):
-            made = api.post(
-                "/v1/audiences", json={"name": f"Older {n}", "source_cohort_id": "carts"}
-            )
-            assert made.status_code == 201
+    key, _ = shop(running, "carts", 20, prefix="Older ")
     sign_in(page, running.url, key)
     page.locator("#new summary").click()
     page.get_by_label("Source cohort").select_option(label="carts — 42 people")

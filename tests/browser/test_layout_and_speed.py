@@ -7,7 +7,7 @@ from playwright.sync_api import Locator, Page, expect
 
 from .conftest import Running
 from .support import assert_accessible, assert_fits, shot, sign_in
-from .test_audiences import PEOPLE, wait_until_refreshed
+from .test_audiences import shop, wait_until_refreshed
 
 PHONE = {"width": 390, "height": 844}
 
@@ -187,13 +187,7 @@ def test_a_page_of_100_audiences_lists_every_one_with_its_trend(
     page: Page, running: Running
 ) -> None:
     """How long the page takes is measured by bench/app_pages.py, not asserted here."""
-    _, key = running.system.workspace()
-    with running.system.client(key) as api:
-        api.post("/v1/events", json={"events": PEOPLE}).raise_for_status()
-        api.post("/v1/cohorts", json={"name": "carts", "rules": ["event:add_to_cart"]})
-        for n in range(100):
-            made = api.post("/v1/audiences", json={"name": f"A{n:03}", "source_cohort_id": "carts"})
-            made.raise_for_status()
+    key, _ = shop(running, "carts", 100)
     wait_until_refreshed(running, key, 100)
     sign_in(page, running.url, key)
     assert page.locator("tbody[data-live-region] tr").count() == 100
