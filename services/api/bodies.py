@@ -72,8 +72,10 @@ def _lone_surrogate(value: Any) -> str | None:
 
 
 def _is_json(request: Request) -> bool:
+    """Will the framework read the body as JSON? It does for a JSON type, and for a body
+    sent without any Content-Type."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    return content_type == "application/json" or content_type.endswith("+json")
+    return content_type in ("", "application/json") or content_type.endswith("+json")
 
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
@@ -85,6 +87,8 @@ class JsonRoute(APIRoute):
 
     def get_route_handler(self) -> Handler:
         handler = super().get_route_handler()
+        if self.body_field is None:  # a route that reads no body (refresh, sync) ignores it
+            return handler
 
         async def checked(request: Request) -> Response:
             if request.method in _BODY_METHODS and _is_json(request):

@@ -290,6 +290,16 @@ def snapshot(api: httpx.Client, audience_id: str) -> tuple:
     )
 
 
+def test_a_lone_surrogate_sent_without_a_content_type_is_refused_too(api):
+    before = api.post("/v1/cohorts/preview", json={"rules": ["not event:x"]}).json()["count"]
+    body = b'{"persons": [{"person_id": "ghost", "properties": {"k": "\\ud800"}}]}'
+    answer = api.post("/v1/persons", content=body, headers={"content-type": ""})
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["error"]["field"] == "persons.0.properties.k"
+    after = api.post("/v1/cohorts/preview", json={"rules": ["not event:x"]}).json()["count"]
+    assert after == before
+
+
 def test_an_events_batch_with_one_bad_item_stores_none_of_it(api):
     good = [{"event": "signup", "person_id": f"p{i}"} for i in range(50)]
     bad = [*good, {"event": "signup", "person_id": "p", "timestamp": "yesterday"}]
