@@ -31,10 +31,12 @@ class UnreadableBody(Exception):
         self.field = field
 
 
-def read_json(body: bytes) -> Any:
-    """The body as JSON whose every key and text is Unicode, or UnreadableBody saying why."""
+async def read_json(request: Request) -> Any:
+    """The request's body as JSON whose every key and text is Unicode, or UnreadableBody
+    saying why. Parsed by `request.json()`, which keeps the result on the request: the
+    framework reads a route's body model from that same parse, not from a second one."""
     try:
-        value = json.loads(body)
+        value = await request.json()
     except UnicodeDecodeError:
         raise UnreadableBody("the body is not UTF-8") from None
     except json.JSONDecodeError:
@@ -82,8 +84,8 @@ Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
 
 class JsonRoute(APIRoute):
-    """A route whose JSON body is read by `read_json` first (the framework then parses the
-    same bytes, cached on the request, into the route's model)."""
+    """A route whose JSON body is read by `read_json` first (the framework then validates
+    the route's model from that parse, kept on the request)."""
 
     def get_route_handler(self) -> Handler:
         handler = super().get_route_handler()
@@ -91,17 +93,15 @@ class JsonRoute(APIRoute):
             return handler
 
         async def checked(request: Request) -> Response:
-            if request.method in _BODY_METHODS and _is_json(request):
-                body = await request.body()
-                if body:
-                    try:
-                        read_json(body)
-                    except UnreadableBody as error:
-                        message = f"{error.field}: {error.message}"
-                        problem = {"field": error.field, "message": error.message}
-                        return error_response(
-                            422, "invalid_request", message, field=error.field, errors=[problem]
-                        )
+            if request.method in _BODY_METHODS and _is_json(request) and await request.body():
+                try:
+                    await read_json(request)
+                except UnreadableBody as error:
+                    message = f"{error.field}: {error.message}"
+                    problem = {"field": error.field, "message": error.message}
+                    return error_response(
+                        422, "invalid_request", message, field=error.field, errors=[problem]
+                    )
             return await handler(request)
 
         return checked

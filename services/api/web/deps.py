@@ -84,7 +84,7 @@ async def checked_json(request: Request) -> Any:
     if not session_of(request).csrf_matches(request.headers.get(CSRF_HEADER)):
         raise CsrfRefused
     try:
-        return read_json(await request.body())
+        return await read_json(request)
     except UnreadableBody as error:
         raise BadForm(f"{error.field}: {error.message}") from error
 
