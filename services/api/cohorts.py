@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -49,22 +49,31 @@ def define(
     return cohort
 
 
+@dataclass(frozen=True)
+class Preview:
+    count: int
+    sample: list[str]
+    # Rules about an event the workspace has never seen: `{rule, event, did_you_mean,
+    # message}` (see `_unseen_events`).
+    notices: list[dict[str, Any]]
+
+
 def preview(
     db: ClickHouse, workspace_id: str, rules: RawRules, match: str = "all", clock: Clock = utcnow
-) -> tuple[int, list[str]]:
+) -> Preview:
     definition = _definition(db, workspace_id, rules, match)
     now = clock()
     count = _count(db, workspace_id, definition, now)
-    return count, evaluate.sample(db, workspace_id, definition, now)
+    sample = evaluate.sample(db, workspace_id, definition, now)
+    return Preview(count, sample, _unseen_events(db, workspace_id, definition))
 
 
-def unseen_events(
-    db: ClickHouse, workspace_id: str, rules: RawRules, match: str = "all"
+def _unseen_events(
+    db: ClickHouse, workspace_id: str, definition: Definition
 ) -> list[dict[str, Any]]:
     """The rules about an event the workspace has never seen (a typo, most often), each
-    with the known event its name is closest to, if one is close: `{rule, event,
-    did_you_mean, message}`. Not an error: events may not have arrived yet."""
-    definition = _definition(db, workspace_id, rules, match)
+    with the known event its name is closest to, if one is close. Not an error: events may
+    not have arrived yet."""
     named = {i: r.event for i, r in enumerate(definition.rules) if isinstance(r, EventRule)}
     if not named:
         return []

@@ -312,7 +312,7 @@ def test_a_cycle_is_refused_and_named_by_the_cohorts_names(db, shop):
 
 def test_a_preview_points_out_events_never_seen_with_the_closest_known_name(db, shop):
     rules = ["event:purchse in last 7d", "not event:login", "event:zzz_nothing", "person:age > 3"]
-    notices = cohort_cases.unseen_events(db, shop, rules, "any")
+    notices = cohort_cases.preview(db, shop, rules, "any").notices
     assert notices == [
         {
             "rule": 0,
@@ -328,4 +328,4 @@ def test_a_preview_points_out_events_never_seen_with_the_closest_known_name(db, 
             "message": "No 'zzz_nothing' event has been seen in this workspace yet.",
         },
     ]
-    assert cohort_cases.unseen_events(db, shop, ["event:purchase"], "all") == []
+    assert cohort_cases.preview(db, shop, ["event:purchase"], "all").notices == []

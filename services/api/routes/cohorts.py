@@ -32,9 +32,8 @@ async def create_cohort(body: CohortCreate, ws: WorkspaceDep, ctx: ContextDep) -
 
 @router.post("/preview")
 async def preview_cohort(body: CohortPreview, ws: WorkspaceDep, ctx: ContextDep) -> PreviewPublic:
-    count, sample = await ctx.run(cohorts.preview, ctx.db, ws.workspace_id, body.rules, body.match)
-    notices = await ctx.run(cohorts.unseen_events, ctx.db, ws.workspace_id, body.rules, body.match)
-    return PreviewPublic(count=count, sample=sample, notices=notices)
+    found = await ctx.run(cohorts.preview, ctx.db, ws.workspace_id, body.rules, body.match)
+    return PreviewPublic(count=found.count, sample=found.sample, notices=found.notices)
 
 
 @router.get("")

@@ -146,23 +146,20 @@ async def preview(ws: SignedIn, ctx: ContextDep, body: JsonBody) -> JSONResponse
     if problems:
         return _refused(problems)
     try:
-        count, sample = await ctx.run(
+        found = await ctx.run(
             cohorts.preview, ctx.db, ws.workspace_id, request.rules, request.match
         )
     except GuruluError as error:
         return _refused(form_errors(error))
-    notices = await ctx.run(
-        cohorts.unseen_events, ctx.db, ws.workspace_id, request.rules, request.match
-    )
     text, definition = as_text_and_json(request.rules, request.match)
     return JSONResponse(
         {
-            "count": count,
-            "count_text": number(count),
-            "sample": sample,
+            "count": found.count,
+            "count_text": number(found.count),
+            "sample": found.sample,
             "rules_text": text,
             "definition": definition,
-            "notices": notices,
+            "notices": found.notices,
         }
     )
 
