@@ -55,7 +55,13 @@ async def login_page(request: Request, next: str | None = None, unsaved: bool = 
         else None
     )
     return page(
-        request, "login.html", workspace=None, next=_safe_next(next), error=None, notice=notice
+        request,
+        "login.html",
+        workspace=None,
+        next=_safe_next(next),
+        unsaved=unsaved,
+        error=None,
+        notice=notice,
     )
 
 
@@ -63,6 +69,7 @@ async def login_page(request: Request, next: str | None = None, unsaved: bool = 
 async def login(request: Request, ctx: ContextDep, form: Form) -> Response:
     key = form.get("secret_key", "").strip()
     target = _safe_next(form.get("next"))
+    unsaved = form.get("unsaved") == "1"
     workspace = await ctx.run(workspaces.authenticate, ctx.db, key) if key else None
     if workspace is None:
         error = (
@@ -72,9 +79,24 @@ async def login(request: Request, ctx: ContextDep, form: Form) -> Response:
             " with gsk_ and was printed once when the workspace was created."
         )
         return page(
-            request, "login.html", 401, workspace=None, next=target, error=error, notice=None
+            request,
+            "login.html",
+            401,
+            workspace=None,
+            next=target,
+            unsaved=unsaved,
+            error=error,
+            notice=None,
         )
     session_of(request).sign_in(workspace.workspace_id)
+    if unsaved:
+        flash(
+            request,
+            "You are signed in again. The change you sent while signed out was not made:"
+            " send it again.",
+            kind="warning",
+            restore=True,
+        )
     return RedirectResponse(target, status_code=303)
 
 

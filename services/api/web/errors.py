@@ -20,8 +20,8 @@ from gurulu.common import logs
 from gurulu.common.errors import GuruluError
 
 from ..errors import error_response
-from .deps import BadForm, CsrfRefused, SignInRequired
-from .rendering import page
+from .deps import BadForm, CsrfRefused, SignInRequired, session_of
+from .rendering import flash, page
 from .session import PREFIX
 
 log = logs.get("gurulu.api.web")
@@ -72,11 +72,45 @@ def _sign_in_again(request: Request) -> str:
 
 
 def _page_sent_from(request: Request) -> str:
+    return _app_page_of_referer(request) or f"{PREFIX}/audiences"
+
+
+def _app_page_of_referer(request: Request) -> str | None:
+    """The page of this app a request was sent from, if its browser says so."""
     referer = urlsplit(request.headers.get("referer", ""))
     same_site = referer.netloc == request.url.netloc
     if same_site and referer.path.startswith(PREFIX + "/"):
         return referer.path + (f"?{referer.query}" if referer.query else "")
-    return f"{PREFIX}/audiences"
+    return None
+
+
+def _form_older_than_session(request: Request) -> Response | None:
+    """A form of this app sent with the token of an earlier session (signed out and in
+    again since it was opened, in this tab or another): back to its page, saying that the
+    change was not made; the page puts back what was typed (app.js). A post from anywhere
+    else (a forgery) gets the 403 page."""
+    sent_from = _app_page_of_referer(request)
+    if request.method != "POST" or sent_from is None:
+        return None
+    try:
+        session = session_of(request)
+    except SignInRequired:  # no session at all (the middleware did not run)
+        return None
+    if urlsplit(sent_from).path == f"{PREFIX}/login":
+        # Signed in meanwhile (in another tab), the sign-in page sends it on to `next`.
+        if session.signed_in_as is None:
+            flash(request, "That sign-in page had expired. Sign in again.", kind="warning")
+    elif session.signed_in_as is None:
+        return RedirectResponse(_sign_in_again(request), status_code=303)
+    else:
+        flash(
+            request,
+            "That form was older than your session (you signed in again after opening it),"
+            " so the change was not made. Send it again.",
+            kind="warning",
+            restore=True,
+        )
+    return RedirectResponse(sent_from, status_code=303)
 
 
 async def _app_error(request: Request, error: Exception) -> Response:
@@ -84,6 +118,10 @@ async def _app_error(request: Request, error: Exception) -> Response:
         if wants_json(request):
             return error_response(401, "unauthorized", "sign in again")
         return RedirectResponse(_sign_in_again(request), status_code=303)
+    if isinstance(error, CsrfRefused) and not wants_json(request):
+        back = _form_older_than_session(request)
+        if back is not None:
+            return back
     status, message = _status_and_message(error)
     if status == 500:
         log.exception("web.unexpected_error", path=request.url.path)

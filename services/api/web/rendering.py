@@ -84,10 +84,17 @@ def page(request: Request, template: str, status: int = 200, **context: Any) -> 
     return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
 
 
-def flash(request: Request, message: str, kind: str = "notice", at: str = "") -> None:
+def flash(
+    request: Request, message: str, kind: str = "notice", at: str = "", restore: bool = False
+) -> None:
     """A message for the next page this session sees (after a redirect): at the top, or
-    `at` the section of the page the action was asked from (and the redirect returns to)."""
-    session_of(request)["flash"] = {"message": message, "kind": kind, "at": at}
+    `at` the section of the page the action was asked from (and the redirect returns to).
+    `restore` says that a form sent from that page was not acted on: the page's script
+    puts back what was typed into it (app.js, drafts)."""
+    said: dict[str, object] = {"message": message, "kind": kind, "at": at}
+    if restore:
+        said["restore"] = True
+    session_of(request)["flash"] = said
 
 
 async def acted(

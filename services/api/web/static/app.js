@@ -10,6 +10,11 @@
  * - Relative times: <time data-relative> is rewritten every 30 s ("3 min ago"), with the
  *   same rules as the server.
  * - Menus close on Escape and on a click outside them.
+ * - Drafts: what a form marked data-draft holds when it is sent is kept in this tab's
+ *   session storage (never a password field or the CSRF token). It is put back only when
+ *   the page the browser comes back to says that the change was not made
+ *   ([data-restore-drafts]: the session had ended, or the form was older than it); any
+ *   other visit to the form's page drops it.
  */
 (function () {
   "use strict";
@@ -129,6 +134,79 @@
       if (!menu.contains(event.target)) menu.open = false;
     });
   });
+
+  var DRAFT_PREFIX = "gurulu.draft:";
+  var DRAFT_MAX_AGE_MS = 24 * 3600 * 1000;
+
+  function draftKey(form) {
+    return DRAFT_PREFIX + (form.getAttribute("action") || location.pathname).split("#")[0];
+  }
+
+  function drafted(el) {
+    return el.name && el.name !== "csrf_token" && el.type !== "password" &&
+      el.type !== "file" && el.type !== "submit" && el.type !== "button";
+  }
+
+  function checkable(el) { return el.type === "radio" || el.type === "checkbox"; }
+
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    // Listeners on the form itself have run by now (the builder writes its rules there).
+    if (event.defaultPrevented || !form.hasAttribute("data-draft")) return;
+    var fields = [];
+    Array.prototype.forEach.call(form.elements, function (el) {
+      if (drafted(el)) fields.push([el.name, el.value, checkable(el) ? el.checked : null]);
+    });
+    try {
+      sessionStorage.setItem(draftKey(form), JSON.stringify({ at: Date.now(), fields: fields }));
+    } catch (e) { /* storage full or refused: the form is sent all the same */ }
+  });
+
+  function restoreDraft(form, draft) {
+    var seen = {};
+    draft.fields.forEach(function (field) {
+      var name = field[0], value = field[1], checked = field[2];
+      var same = Array.prototype.filter.call(form.elements, function (el) {
+        return el.name === name && drafted(el);
+      });
+      if (checked !== null) {
+        same.forEach(function (el) { if (checkable(el) && el.value === value) el.checked = checked; });
+        return;
+      }
+      var plain = same.filter(function (el) { return !checkable(el); });
+      var index = seen[name] || 0;
+      seen[name] = index + 1;
+      if (plain[index]) plain[index].value = value;
+    });
+    form.setAttribute("data-restored", "");
+    for (var box = form.closest("details"); box; box = box.parentElement && box.parentElement.closest("details")) {
+      box.open = true;
+    }
+  }
+
+  function restoreDrafts() {
+    var notice = document.querySelector("[data-restore-drafts]");
+    var restored = false;
+    document.querySelectorAll("form[data-draft]").forEach(function (form) {
+      var draft = null;
+      try {
+        draft = JSON.parse(sessionStorage.getItem(draftKey(form)) || "null");
+        sessionStorage.removeItem(draftKey(form));
+      } catch (e) { return; }
+      if (!notice || !draft || !Array.isArray(draft.fields)) return;
+      if (Date.now() - draft.at > DRAFT_MAX_AGE_MS) return;
+      restoreDraft(form, draft);
+      restored = true;
+    });
+    if (restored) {
+      var text = notice.querySelector("p");
+      text.textContent += " What you typed is back in the form.";
+    }
+  }
+
+  // Deferred, so the page is parsed, and before the page's own scripts (the builder reads
+  // the restored fields when it starts).
+  restoreDrafts();
 
   // Shared with builder.js: JSON requests carry the session's CSRF token.
   window.gurulu = Object.assign(window.gurulu || {}, {

@@ -273,9 +273,12 @@
     jsonInput.value = JSON.stringify(c.rules);
   });
 
+  // A form put back from a draft (app.js) starts from what was sent, not from the page.
+  var restored = form.hasAttribute("data-restored");
+  var startMode = restored ? modeInput.value : data.mode;
   var initial = [];
-  try { initial = JSON.parse(data.rules || "[]"); } catch (e) { data.mode = "text"; }
-  if (data.mode === "text" || !Array.isArray(initial)) {
+  try { initial = JSON.parse((restored ? jsonInput.value : data.rules) || "[]"); } catch (e) { startMode = "text"; }
+  if (startMode === "text" || !Array.isArray(initial)) {
     setMode("text");
   } else {
     load(initial);
