@@ -3,6 +3,8 @@ page of 100 audiences (bench/app_pages.py times it)."""
 
 from __future__ import annotations
 
+import re
+
 from playwright.sync_api import Locator, Page, expect
 
 from .conftest import Running
@@ -43,6 +45,8 @@ def test_on_a_phone_the_preview_comes_before_the_save_button(page: Page, running
     page.get_by_label("Event", exact=True).fill("add_to_cart")
     expect(page.locator("[data-preview-count]")).not_to_have_text("—")
 
+    # At the end of the page the buttons (at the foot of the screen until then) settle.
+    page.evaluate("window.scrollTo(0, document.documentElement.scrollHeight)")
     preview = page.locator("[data-preview]").bounding_box()
     save = page.get_by_role("button", name="Save cohort").bounding_box()
     rules = page.locator("[data-rule]").first.bounding_box()
@@ -56,25 +60,68 @@ def test_on_a_phone_the_preview_comes_before_the_save_button(page: Page, running
     assert in_view, "the count is off screen when the Save button is in view"
 
 
+def test_on_a_phone_the_count_and_save_stay_in_view_while_a_rule_is_edited(
+    page: Page, running: Running
+) -> None:
+    """With four rules the preview is a screen or more below the first one: the foot of
+    the screen keeps the buttons and the count, which follows each edit."""
+    page.set_viewport_size(PHONE)
+    sign_in(page, running.url, running.demo_key)
+    page.goto(f"{running.url}/app/cohorts/new")
+    page.get_by_role("button", name="Rule text").click()
+    page.get_by_label("Rules, one per line").fill(
+        "event:page_view in last 30d\nevent:product_viewed in last 30d\n"
+        "event:add_to_cart in last 30d\nevent:checkout_started in last 30d"
+    )
+    page.get_by_role("button", name="Builder").click()
+    expect(page.locator("[data-rule]")).to_have_count(4)
+    mini = page.locator("[data-preview-mini]")
+    expect(mini).to_have_text(re.compile(r"^[\d,]+ (people match|person matches)$"))
+    before = mini.inner_text()
+
+    event = page.locator("[data-rule]").first.get_by_label("Event", exact=True)
+    event.scroll_into_view_if_needed()
+    event.fill("purchase")
+    expect(mini).not_to_have_text(before)
+    count = page.locator("[data-preview-count]").inner_text()
+    assert mini.inner_text().split(" ")[0] == count
+
+    def on_screen(locator: Locator) -> bool:
+        box = locator.bounding_box()
+        return box is not None and box["y"] >= 0 and box["y"] + box["height"] <= PHONE["height"]
+
+    assert on_screen(event)
+    assert not on_screen(page.locator("[data-preview-count]"))  # the preview is further down
+    assert on_screen(mini) and on_screen(page.get_by_role("button", name="Save cohort"))
+    assert_fits(page)
+    shot(page, "cohort-builder-editing-phone")
+
+
 def test_on_a_phone_an_event_rules_window_reads_on_one_line(page: Page, running: Running) -> None:
     page.set_viewport_size(PHONE)
     sign_in(page, running.url, running.demo_key)
     page.goto(f"{running.url}/app/cohorts/new")
     card = page.locator("[data-rule]").first
-    card.get_by_label("How often").select_option(">=")
-    boxes = {
-        label: card.get_by_label(label, exact=True).bounding_box()
-        for label in ("Event", "How often", "Times", "When", "Amount", "Unit")
-    }
-    assert all(boxes.values())
-    # A line: the controls' middles within a few pixels (a select and an input differ by 1).
-    middle = {label: box["y"] + box["height"] / 2 for label, box in boxes.items() if box}
 
-    def same_line(*labels: str) -> bool:
+    def middles(*labels: str) -> dict[str, float]:
+        boxes = {label: card.get_by_label(label, exact=True).bounding_box() for label in labels}
+        assert all(boxes.values())
+        return {label: box["y"] + box["height"] / 2 for label, box in boxes.items() if box}
+
+    def same_line(middle: dict[str, float], *labels: str) -> bool:
+        # the controls' middles within a few pixels (a select and an input differ by 1)
         return max(middle[x] for x in labels) - min(middle[x] for x in labels) < 4
 
-    assert same_line("When", "Amount", "Unit")  # "in the last | 7 | days"
-    assert same_line("How often", "Times")
+    # "at least once": no count beside how often, and the window still on a line of its own
+    once = middles("Event", "How often", "When", "Amount", "Unit")
+    assert same_line(once, "When", "Amount", "Unit")
+    assert once["Event"] < once["How often"] < once["When"] - 20
+    assert shows_whole(card.get_by_label("When")) and shows_whole(card.get_by_label("Unit"))
+
+    card.get_by_label("How often").select_option(">=")
+    middle = middles("Event", "How often", "Times", "When", "Amount", "Unit")
+    assert same_line(middle, "When", "Amount", "Unit")  # "in the last | 7 | days"
+    assert same_line(middle, "How often", "Times")
     assert middle["Event"] < middle["How often"] < middle["When"] - 20
     assert_fits(page)
     shot(page, "cohort-rule-phone")

@@ -24,6 +24,7 @@
     box: $("[data-preview]"), count: $("[data-preview-count]"), unit: $("[data-preview-unit]"),
     status: $("[data-preview-status]"), details: $("[data-preview-details]"),
     sample: $("[data-preview-sample]"), text: $("[data-preview-text]"),
+    mini: $("[data-preview-mini]"),
   };
   var MISSING = {
     event: "Name the event.", count_value: "Say how many times.",
@@ -115,6 +116,7 @@
   /* ---- preview ---- */
   function idle(message) {
     view.count.textContent = "—";
+    view.mini.textContent = "";
     view.status.textContent = message;
     view.details.hidden = true;
   }
@@ -123,6 +125,7 @@
     clearErrors();
     view.count.textContent = body.count_text;
     view.unit.textContent = body.count === 1 ? "person matches right now" : "people match right now";
+    view.mini.textContent = body.count_text + (body.count === 1 ? " person matches" : " people match");
     // A rule about an event never seen here (a typo, most often) is said first: it
     // explains a count of zero better than "widen the window" does.
     var notes = (body.notices || []).map(function (n) { return "Rule " + (n.rule + 1) + ": " + n.message; });
