@@ -34,9 +34,11 @@ Kind = Annotated[
         show_default=False,
     ),
 ]
+# The help names both modes, so the column beside the option says only <mode>: with the
+# choices there, an 80-column help had no room left for the longest option names.
 Mode = Annotated[
     Literal["mirror", "add_only"],
-    typer.Option(help="mirror adds and removes; add_only never removes anyone."),
+    typer.Option(help="mirror adds and removes; add_only never removes anyone.", metavar="<mode>"),
 ]
 Name = Annotated[str | None, typer.Option(help="A name for the destination.", show_default=False)]
 Url = Annotated[str | None, typer.Option(help="Webhook: the endpoint.", show_default=False)]

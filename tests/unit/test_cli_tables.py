@@ -1,14 +1,20 @@
 """How the CLI lays out its lists: a table where the terminal is wide enough for it, and
-where it is not, one block per row, so that no id or name is cut short."""
+where it is not, one block per row, so that no id or name is cut short. Its help, too,
+names every option whole on an 80-column terminal."""
 
 from __future__ import annotations
 
 import io
+import re
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
+import typer
 from rich.console import Console
+from typer.testing import CliRunner
 
-from gurulu.cli import output
+from gurulu.cli import main, output
 from gurulu.cli.commands import audience, history
 
 AUDIENCE = {
@@ -67,3 +73,31 @@ def test_runs_on_a_narrow_terminal_keep_every_column(monkeypatch):
     assert keys.count("Run") == 2 and keys.count("Reason") == 2
     assert sum(RUN["run_id"] in line for line in lines) == 2
     assert any(line.endswith("Code: 241. Memory limit") for line in lines)
+
+
+def _commands(group: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
+    for name, command in group.commands.items():
+        if hasattr(command, "commands"):
+            yield from _commands(command, (*path, name))
+        else:
+            yield (*path, name), command
+
+
+def test_every_commands_help_names_its_options_and_variables_whole_at_80_columns():
+    """Help on an 80-column terminal: no option name or environment variable is cut."""
+    root = typer.main.get_command(main.app)
+    runner = CliRunner()
+    seen = 0
+    for path, command in _commands(root):
+        result = runner.invoke(main.app, [*path, "--help"], env={"COLUMNS": "80"})
+        assert result.exit_code == 0, path
+        text = result.output
+        assert all(len(line) <= 80 for line in text.splitlines()), path
+        for param in command.params:
+            for name in param.opts if param.param_type_name == "option" else ():
+                assert re.search(rf"{name}\b", text), (path, name)
+            envvar = getattr(param, "envvar", None)
+            if isinstance(envvar, str) and getattr(param, "show_envvar", False):
+                assert re.search(rf"{envvar}\s*\]", text), (path, envvar)
+        seen += 1
+    assert seen > 20
