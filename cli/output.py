@@ -134,9 +134,23 @@ def status(value: str | None) -> str:
     return f"[{STATUS_STYLE.get(value, 'default')}]{value}[/]"
 
 
+# Characters the terminal would act on rather than show (an escape sequence can recolour
+# or rewrite what is on screen; a carriage return overprints a line), shown as Python
+# escapes. Line breaks and tabs are left to lay the text out.
+_CONTROLS = [code for code in [*range(0x20), 0x7F, *range(0x80, 0xA0)] if chr(code) not in "\n\t"]
+_UNSHOWN = {code: f"\\x{code:02x}" for code in _CONTROLS}
+_UNSHOWN |= {0x2028: "\\u2028", 0x2029: "\\u2029"}
+
+
+def visible(value: str) -> str:
+    """Text from the API as the terminal should show it, every control character spelt out."""
+    return value.translate(_UNSHOWN)
+
+
 def text(value: Any) -> str:
-    """API text made safe for rich markup (a name may contain brackets)."""
-    return "—" if value is None or value == "" else escape(str(value))
+    """API text made safe for rich markup (a name may contain brackets) and for the terminal
+    (a person id, an event or an older name may hold control characters)."""
+    return "—" if value is None or value == "" else escape(visible(str(value)))
 
 
 def parse_time(value: str | None) -> datetime | None:
@@ -243,4 +257,5 @@ def _rule_pointer(rule_error: Any) -> None:
         return
     rule, column = rule_error.get("rule"), rule_error.get("column")
     if isinstance(rule, str) and rule and isinstance(column, int) and column >= 1:
-        err.print(f"  {escape(rule)}\n  {' ' * (column - 1)}[bold red]^[/]")
+        pad = len(visible(rule[: column - 1]))
+        err.print(f"  {escape(visible(rule))}\n  {' ' * pad}[bold red]^[/]")

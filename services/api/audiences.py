@@ -21,6 +21,7 @@ from gurulu.common.store.runs import Run
 
 from . import cohorts as cohort_cases
 from .context import ApiContext
+from .schemas import one_line
 
 # Every write of a workspace's audiences holds this lock: the quota check and the write
 # it guards are one step, and two edits of one audience cannot undo each other.
@@ -136,7 +137,7 @@ async def _save(ctx: ApiContext, audience: Audience) -> Audience:
 
 
 def _name(name: str) -> str:
-    name = name.strip()
-    if not name or any(ch in name for ch in "\x00\r\n"):
-        raise InvalidRequest("an audience needs a one-line name", field="name")
-    return name
+    try:
+        return one_line(name)
+    except ValueError as error:
+        raise InvalidRequest(f"an audience's name {error}", field="name") from None

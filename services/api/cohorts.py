@@ -21,10 +21,12 @@ from gurulu.common.errors import Conflict, InvalidRequest, NotFound
 from gurulu.common.ids import new_id
 from gurulu.common.rules.compiler import CompileError, compile_definition
 from gurulu.common.rules.errors import RuleError
-from gurulu.common.rules.model import MAX_NAME_LENGTH, CohortRule, Definition, EventRule
+from gurulu.common.rules.model import CohortRule, Definition, EventRule
 from gurulu.common.rules.parser import parse_definition
 from gurulu.common.store import audiences, cohorts, people
 from gurulu.common.store.cohorts import Cohort
+
+from .schemas import one_line
 
 Clock = Callable[[], datetime]
 RawRules = list[Any]
@@ -137,14 +139,10 @@ def get(db: ClickHouse, workspace_id: str, id_or_name: str) -> Cohort:
 
 
 def _valid_name(name: str) -> str:
-    name = name.strip() if isinstance(name, str) else ""
-    if not name:
-        raise InvalidRequest("a cohort needs a name", field="name")
-    if len(name) > MAX_NAME_LENGTH or any(ch in name for ch in "\x00\r\n"):
-        raise InvalidRequest(
-            f"a cohort name is one line of at most {MAX_NAME_LENGTH} characters", field="name"
-        )
-    return name
+    try:
+        return one_line(name if isinstance(name, str) else "")
+    except ValueError as error:
+        raise InvalidRequest(f"a cohort's name {error}", field="name") from None
 
 
 def _definition(db: ClickHouse, workspace_id: str, rules: RawRules, match: str) -> Definition:

@@ -4,29 +4,40 @@ refuse unknown fields, so a typo is an error rather than a silently ignored sett
 from __future__ import annotations
 
 import math
+import unicodedata
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from gurulu.common.clock import utcnow
+from gurulu.common.rules.model import MAX_NAME_LENGTH
 
 MAX_BATCH = 10_000
 MAX_PROPERTIES = 200
-Name = Annotated[str, Field(min_length=1, max_length=200)]
+Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME_LENGTH)]
 
 
-def _one_line(value: str) -> str:
+# What cannot be in a line of a name: control characters (C0, DEL and C1: a tab, an escape,
+# a carriage return) and the line and paragraph separators.
+_NOT_IN_A_LINE = frozenset({"Cc", "Zl", "Zp"})
+
+
+def one_line(value: str) -> str:
+    """A name as lists, headings and terminals show it — a workspace's, a cohort's, an
+    audience's, a destination's: trimmed, not blank, at most 200 characters, one line of
+    text without control characters. Raises ValueError saying what is wrong."""
     value = value.strip()
     if not value:
         raise ValueError("must not be blank")
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+    if len(value) > MAX_NAME_LENGTH:
+        raise ValueError(f"must be at most {MAX_NAME_LENGTH} characters")
+    if any(unicodedata.category(c) in _NOT_IN_A_LINE for c in value):
         raise ValueError("must be one line of text, without control characters")
     return value
 
 
-# A name shown in lists and headings: trimmed, not blank, one line.
-OneLineName = Annotated[Name, AfterValidator(_one_line)]
+OneLineName = Annotated[Name, AfterValidator(one_line)]
 PersonId = Annotated[str, Field(min_length=1, max_length=200)]
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 T = TypeVar("T")

@@ -384,12 +384,43 @@ def test_renaming_a_cohort_to_its_own_name_with_spaces_around_it_is_no_conflict(
     assert answer.json()["name"] == "carted"
 
 
-@pytest.mark.parametrize("name", ["   ", "x\u0000y", "two\nlines"])
-def test_a_workspace_name_must_be_one_line_of_text(system, name):
+# Not one line of text: blank, a NUL, a line break, a tab, a terminal escape, a line
+# separator, a C1 control (NEL) inside the name, one character too many.
+NOT_ONE_LINE = [
+    "   ", "x\u0000y", "two\nlines", "tab\there", "\x1b[31mred", "a\u2028b", "a\x85b", "x" * 201,
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", NOT_ONE_LINE)
+def test_every_name_is_one_line_of_text_and_a_refused_one_changes_nothing(system, name):
+    """Workspaces, cohorts, audiences and destinations: one rule for the names lists,
+    headings and terminals show, on create and on rename."""
     with system.admin() as admin:
         answer = admin.post("/v1/admin/workspaces", json={"name": name, "plan": "free"})
     assert answer.status_code == 422, answer.text
     assert answer.json()["error"]["field"] == "name"
+
+    _, key = system.workspace()
+    with system.client(key) as api:
+        api.post("/v1/cohorts", json={"name": "c", "rules": ["event:x"]}).raise_for_status()
+        made = api.post("/v1/audiences", json={"name": "a", "source_cohort_id": "c"}).json()
+        webhook = {"url": "https://example.com/hook", "secret": "whsec_" + "k" * 32}
+        refused = [
+            api.post("/v1/cohorts", json={"name": name, "rules": ["event:x"]}),
+            api.patch("/v1/cohorts/c", json={"name": name}),
+            api.post("/v1/audiences", json={"name": name, "source_cohort_id": "c"}),
+            api.patch(f"/v1/audiences/{made['id']}", json={"name": name}),
+            api.post(
+                f"/v1/audiences/{made['id']}/destinations",
+                json={"type": "webhook", "name": name, "config": webhook},
+            ),
+        ]
+        for answer in refused:
+            assert answer.status_code == 422, (answer.request.url, answer.text)
+            assert answer.json()["error"]["field"].endswith("name"), answer.text
+        assert [c["name"] for c in api.get("/v1/cohorts").json()["data"]] == ["c"]
+        assert [a["name"] for a in api.get("/v1/audiences").json()["data"]] == ["a"]
+        assert api.get(f"/v1/audiences/{made['id']}/destinations").json()["data"] == []
 
 
 def test_a_preview_notices_an_event_name_that_was_never_seen(api):

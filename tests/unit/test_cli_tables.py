@@ -58,6 +58,19 @@ def test_a_narrow_terminal_shows_each_audience_as_a_block_with_its_id_whole(monk
     assert "…" not in "".join(lines)
 
 
+@pytest.mark.parametrize("width", [60, 160])
+def test_control_characters_from_the_api_are_spelt_out_never_sent_to_the_terminal(
+    monkeypatch, width
+):
+    """A name stored before names were one line, or a person id as ingested, may hold an
+    escape sequence or a carriage return: the terminal shows it, and does not act on it."""
+    hostile = {**AUDIENCE, "name": "Buyers\x1b[2J\rgone\u2028[bold]x[/]"}
+    lines = printed(monkeypatch, width, lambda: audience._table({"data": [hostile]}))
+    shown = "\n".join(lines)
+    assert not any(ch in shown for ch in "\x1b\r\u2028")
+    assert "\\x1b[2J\\x0dgone\\u2028[bold]x[/]" in shown.replace("\n", "").replace(" ", "")
+
+
 def test_a_wide_terminal_shows_a_table_one_row_per_audience(monkeypatch):
     lines = printed(monkeypatch, 160, lambda: audience._table({"data": [AUDIENCE, AUDIENCE]}))
     rows = [line for line in lines if AUDIENCE["id"] in line]
