@@ -18,7 +18,7 @@ from gurulu.common import evaluate
 from gurulu.common.clickhouse import ClickHouse
 from gurulu.common.clock import utcnow
 from gurulu.common.errors import Conflict, InvalidRequest, NotFound
-from gurulu.common.ids import new_id
+from gurulu.common.ids import is_id, new_id
 from gurulu.common.rules.compiler import CompileError, compile_definition
 from gurulu.common.rules.errors import RuleError
 from gurulu.common.rules.model import CohortRule, Definition, EventRule
@@ -140,9 +140,14 @@ def get(db: ClickHouse, workspace_id: str, id_or_name: str) -> Cohort:
 
 def _valid_name(name: str) -> str:
     try:
-        return one_line(name if isinstance(name, str) else "")
+        name = one_line(name if isinstance(name, str) else "")
     except ValueError as error:
         raise InvalidRequest(f"a cohort's name {error}", field="name") from None
+    # A cohort is addressed by id or by name, in paths, `source_cohort_id` and `cohort:`
+    # rules: a name shaped like an id could be another cohort's id.
+    if is_id(name, "coh"):
+        raise InvalidRequest("a cohort's name must not look like a cohort id (coh_…)", field="name")
+    return name
 
 
 def _definition(db: ClickHouse, workspace_id: str, rules: RawRules, match: str) -> Definition:
@@ -161,7 +166,7 @@ def _resolve_references(db: ClickHouse, workspace_id: str, definition: Definitio
             if target is None:
                 raise InvalidRequest(
                     f"rule {index + 1}: no cohort {rule.cohort!r} in this workspace",
-                    field=f"rules[{index}]",
+                    field=f"rules.{index}",
                 )
             rule = rule.model_copy(update={"cohort": target.name, "cohort_id": target.cohort_id})
         resolved.append(rule)

@@ -208,7 +208,7 @@ BAD_BODIES = [
     ("POST", "/v1/cohorts", {"name": "c", "rules": ["event:x in last 7x"]}, "rules"),
     ("POST", "/v1/cohorts", {"name": "c", "rules": ["evnt:x"]}, "rules"),
     ("POST", "/v1/cohorts", {"name": "c", "rules": [{"type": "event"}]}, "rules"),
-    ("POST", "/v1/cohorts", {"name": "c", "rules": ["cohort:missing"]}, "rules[0]"),
+    ("POST", "/v1/cohorts", {"name": "c", "rules": ["cohort:missing"]}, "rules.0"),
     ("POST", "/v1/cohorts", {"name": "c", "rules": []}, "rules"),
     ("POST", "/v1/cohorts", {"name": "c", "rules": ["event:x"], "match": "most"}, "match"),
     ("POST", "/v1/cohorts", {"name": "", "rules": ["event:x"]}, "name"),
@@ -446,6 +446,43 @@ def test_runs_and_changes_describe_the_refreshes(api):
     assert runs[0]["reason"] == "created" and runs[0]["joined_count"] == 1
     changes = wait_for(lambda: api.get(f"/v1/audiences/{audience['id']}/changes").json()["data"])
     assert changes[0]["net_change"] == 1
+
+
+def test_rules_name_the_cohorts_they_use_as_those_are_named_now(api):
+    """A renamed cohort's new name shows in the rules built on it, so that rules read back
+    and sent again still mean the same cohort, even after another takes the old name."""
+    api.post("/v1/events", json={"events": [
+        {"event": "visit", "person_id": "ana"}, {"event": "visit", "person_id": "bob"},
+        {"event": "buy", "person_id": "bob"},
+    ]}).raise_for_status()  # fmt: skip
+    base = api.post("/v1/cohorts", json={"name": "base", "rules": ["event:visit"]}).json()
+    api.post("/v1/cohorts", json={"name": "buyers", "rules": ["event:buy"]})
+    rules = ["cohort:base", "not cohort:buyers"]
+    assert api.post("/v1/cohorts", json={"name": "derived", "rules": rules}).status_code == 201
+    assert api.patch("/v1/cohorts/base", json={"name": "base 2"}).is_success
+
+    shown = api.get("/v1/cohorts/derived").json()
+    assert shown["rules"] == ['cohort:"base 2"', "not cohort:buyers"]
+    assert shown["definition"]["rules"][0]["cohort"] == "base 2"
+    listed = {c["name"]: c for c in api.get("/v1/cohorts").json()["data"]}
+    assert listed["derived"]["rules"] == shown["rules"]
+
+    api.post("/v1/cohorts", json={"name": "base", "rules": ["event:buy"]}).raise_for_status()
+    again = api.patch("/v1/cohorts/derived", json={"rules": shown["rules"]})
+    assert again.status_code == 200, again.text
+    assert again.json()["definition"]["rules"][0]["cohort_id"] == base["id"]
+    assert again.json()["count"] == 1  # ana: visited, did not buy
+
+
+def test_a_cohort_name_shaped_like_a_cohort_id_is_refused(api):
+    taken = api.post("/v1/cohorts", json={"name": "buyers", "rules": ["event:buy"]}).json()["id"]
+    for name in (taken, "coh_01M91H99HATE5Q0PTZFBGRBSSJ"):
+        answer = api.post("/v1/cohorts", json={"name": name, "rules": ["event:visit"]})
+        assert answer.status_code == 422 and answer.json()["error"]["field"] == "name"
+        answer = api.patch("/v1/cohorts/buyers", json={"name": name})
+        assert answer.status_code == 422 and answer.json()["error"]["field"] == "name"
+    assert api.post("/v1/cohorts", json={"name": "coh_summer", "rules": ["event:x"]}).is_success
+    assert [c["name"] for c in api.get("/v1/cohorts").json()["data"]] == ["coh_summer", "buyers"]
 
 
 def test_a_cohort_is_addressed_by_its_name_whatever_characters_it_has(api):

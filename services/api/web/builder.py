@@ -37,7 +37,7 @@ from .format import number
 from .session import PREFIX
 
 router = APIRouter(prefix=f"{PREFIX}/cohorts", include_in_schema=False)
-_RULE_FIELD = re.compile(r"^rules\[(\d+)\]")
+_RULE_FIELD = re.compile(r"^rules\.(\d+)")
 
 
 @dataclass
