@@ -155,6 +155,29 @@ def test_person_property_operators(db, shop):
     assert matching(db, shop, "not person:subscription_status = active") == {"bob", "cem", "eve"}
 
 
+def test_contains_ignores_case_in_turkish_too(db):
+    """İ, I, ı and i are one letter to `contains`: İZMİR is found by izmir and İzmir,
+    ISPARTA by isparta and ısparta; other letters fold as usual (Ş, Ğ, Ö, Ü, Ç)."""
+    ws = workspace(db)
+    persons(db, ws, ayse={"şehir": "İZMİR"}, burak={"şehir": "Isparta"}, can={"şehir": "Bursa"})
+    events(
+        db,
+        ws,
+        ("ayse", "view", ago(hours=1), {"şehir": "İstanbul", "ürün": "ÇİĞ KÖFTE"}),
+        ("burak", "view", ago(hours=1), {"şehir": "Muğla", "ürün": "Şalgam"}),
+    )
+    for needle in ("izmir", "İzmir", "IZMIR", "zmİ"):
+        assert matching(db, ws, f"person:şehir contains {needle}") == {"ayse"}, needle
+    for needle in ("isparta", "ısparta", "ISPARTA"):
+        assert matching(db, ws, f"person:şehir contains {needle}") == {"burak"}, needle
+    assert matching(db, ws, "event:view where şehir contains istanbul") == {"ayse"}
+    assert matching(db, ws, "event:view where ürün contains çiğ") == {"ayse"}
+    assert matching(db, ws, "event:view where ürün contains ŞALGAM") == {"burak"}
+    assert matching(db, ws, "event:view where şehir contains muğla") == {"burak"}
+    assert matching(db, ws, "person:şehir contains bursa") == {"can"}
+    assert matching(db, ws, "person:şehir contains ankara") == set()
+
+
 def test_person_properties_merge_and_the_latest_value_wins(db, shop):
     persons(db, shop, ana={"subscription_status": "cancelled"})
     assert matching(db, shop, "person:subscription_status = active") == {"dan"}
