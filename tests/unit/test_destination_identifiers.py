@@ -4,6 +4,8 @@ the Standard Webhooks known-answer signature, and what makes a person skipped.""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -123,6 +125,21 @@ def test_the_webhook_payload_lists_people_with_hashed_identifiers():
             "left": [{"person_id": "ana", "email_sha256": JOHN}],
         },
     }
+
+
+def test_the_readmes_webhook_example_has_the_payloads_shape():
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    block = readme.split("**What a webhook receives.**")[1].split("```json")[1].split("```")[0]
+
+    def shape(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {key: shape(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [shape(item) for item in value[:1]]
+        return type(value).__name__
+
+    sent = orjson.loads(payload(_batch("add", (Row("ayse", JOHN, PHONE_650),))))
+    assert shape(orjson.loads(block)) == shape(sent)
 
 
 def test_meta_batches_use_the_multi_key_schema_and_a_session():
