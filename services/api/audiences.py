@@ -64,7 +64,7 @@ async def update(
     status: str | None = None,
 ) -> Audience:
     async with ctx.exclusive(AUDIENCES_LOCK, workspace_id):
-        audience = await get(ctx, workspace_id, audience_id)
+        audience = current = await get(ctx, workspace_id, audience_id)
         if name is not None:
             name = _name(name)
             await _check_name_free(ctx, workspace_id, name, audience.audience_id)
@@ -73,7 +73,8 @@ async def update(
             if status == "active":
                 await _check_quota(ctx, workspace_id)
             audience = replace(audience, status=status)
-        return await _save(ctx, audience)
+        # An edit that changes nothing is not an update: `updated_at` stays as it was.
+        return audience if audience == current else await _save(ctx, audience)
 
 
 async def archive(ctx: ApiContext, workspace_id: str, audience_id: str) -> None:

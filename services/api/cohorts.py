@@ -103,7 +103,7 @@ def redefine(
     match: str | None = None,
     clock: Clock = utcnow,
 ) -> Cohort:
-    cohort = get(db, workspace_id, cohort_id)
+    cohort = current = get(db, workspace_id, cohort_id)
     if name is not None and (name := _valid_name(name)) != cohort.name:
         if cohorts.by_name(db, workspace_id, name) is not None:
             raise Conflict(f"a cohort named {name!r} already exists", field="name")
@@ -115,8 +115,12 @@ def redefine(
         count = _count(db, workspace_id, definition, now, cohort.cohort_id)
         _check_dependents(db, workspace_id, cohort.cohort_id, definition, now)
         cohort = replace(cohort, definition=definition, count=count, computed_at=now)
-    cohort = replace(cohort, updated_at=clock())
-    cohorts.save(db, cohort)
+    # Rules sent again as they were are counted again, but `updated_at` says when the name
+    # or the definition last changed; an edit that changes nothing writes nothing.
+    if (cohort.name, cohort.definition) != (current.name, current.definition):
+        cohort = replace(cohort, updated_at=clock())
+    if cohort != current:
+        cohorts.save(db, cohort)
     return cohort
 
 

@@ -4,6 +4,7 @@ route, and bad input of every kind answered with a clear 4xx that changes nothin
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from urllib.parse import quote
 
 import httpx
@@ -472,6 +473,23 @@ def test_rules_name_the_cohorts_they_use_as_those_are_named_now(api):
     assert again.status_code == 200, again.text
     assert again.json()["definition"]["rules"][0]["cohort_id"] == base["id"]
     assert again.json()["count"] == 1  # ana: visited, did not buy
+
+
+def test_an_edit_that_changes_nothing_leaves_updated_at_as_it_was(api):
+    when = datetime.fromisoformat
+    cohort = api.post("/v1/cohorts", json={"name": "c", "rules": ["event:x in last 7d"]}).json()
+    audience = api.post("/v1/audiences", json={"name": "a", "source_cohort_id": "c"}).json()
+    path = f"/v1/audiences/{audience['id']}"
+    for body in ({}, {"name": "c"}, {"rules": cohort["rules"]}, {"match": "all"}):
+        again = api.patch("/v1/cohorts/c", json=body).json()
+        assert again["updated_at"] == cohort["updated_at"], body
+        assert when(again["computed_at"]) >= when(cohort["computed_at"])
+    for body in ({}, {"name": "a"}, {"status": "active"}):
+        assert api.patch(path, json=body).json()["updated_at"] == audience["updated_at"], body
+    renamed = api.patch("/v1/cohorts/c", json={"name": "d"}).json()
+    assert when(renamed["updated_at"]) > when(cohort["updated_at"])
+    renamed = api.patch(path, json={"name": "b"}).json()
+    assert when(renamed["updated_at"]) > when(audience["updated_at"])
 
 
 def test_a_cohort_name_shaped_like_a_cohort_id_is_refused(api):

@@ -42,6 +42,8 @@ def duration_seconds(window: str) -> int:
     """Seconds in a window such as `7d`; the unit is one of m, h, d, w."""
     match = _DURATION.match(window)
     if match is None:
+        if re.fullmatch(r"0+[mhdw]", window):
+            raise ValueError(f"{window!r} is no time: a window is at least 1 (1m, 1h, 1d or 1w)")
         raise ValueError(f"{window!r} is not a duration like 7d (units m, h, d, w)")
     seconds = int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
     if seconds > MAX_WINDOW_SECONDS:
