@@ -178,6 +178,11 @@ def test_refresh_pause_resume_rename_and_archive_from_the_audience_page(
         api.post("/v1/events", json={"events": PEOPLE}).raise_for_status()
         api.post("/v1/cohorts", json={"name": "carts", "rules": ["event:add_to_cart"]})
         audience = api.post("/v1/audiences", json={"name": "Carts", "source_cohort_id": "carts"})
+        hook = {"url": "http://127.0.0.1:9/hook", "secret": "whsec_" + "a" * 32}
+        api.post(
+            f"/v1/audiences/{audience.json()['id']}/destinations",
+            json={"type": "webhook", "name": "CRM", "config": hook, "mode": "mirror"},
+        ).raise_for_status()
     sign_in(page, running.url, key)
     page.goto(f"{running.url}/app/audiences/{audience.json()['id']}")
 
@@ -189,11 +194,11 @@ def test_refresh_pause_resume_rename_and_archive_from_the_audience_page(
     expect(runs).to_have_count(2)
 
     expect(page.locator(".lede")).to_contain_text("refreshes every hour")
-    page.get_by_role("button", name="Pause").click()
+    page.get_by_role("button", name="Pause", exact=True).click()
     expect(page.locator("h1 .badge")).to_have_text("Paused")
     expect(page.locator(".lede")).to_contain_text("paused: not refreshing until resumed")
     expect(page.locator(".lede")).not_to_contain_text("refreshes every")
-    page.get_by_role("button", name="Resume").click()
+    page.get_by_role("button", name="Resume", exact=True).click()
     expect(page.locator("h1 .badge")).to_have_text("Active")
 
     page.get_by_text("More", exact=True).click()
@@ -204,6 +209,9 @@ def test_refresh_pause_resume_rename_and_archive_from_the_audience_page(
     page.get_by_text("More", exact=True).click()
     page.get_by_role("link", name="Archive audience…").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Archive “Sepetler”?")
+    expect(page.locator(".consequences")).to_contain_text(
+        "Its destination (CRM) stops syncing. The people already sent stay there"
+    )
     shot(page, "audience-archive")
     page.get_by_role("button", name="Archive audience").click()
     expect(page.locator(".flash")).to_contain_text("Archived “Sepetler”")

@@ -17,6 +17,8 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 
+from gurulu.common.store import destinations as destination_store
+
 from .. import audiences, export
 from ..deps import ContextDep
 from . import format, reads
@@ -123,7 +125,10 @@ async def archive_page(
     request: Request, audience_id: str, ws: SignedIn, ctx: ContextDep
 ) -> Response:
     audience = await audiences.get(ctx, ws.workspace_id, audience_id)
-    return page(request, "archive.html", workspace=ws, audience=audience)
+    connected = await ctx.run(
+        destination_store.of_audience, ctx.db, ws.workspace_id, audience.audience_id
+    )
+    return page(request, "archive.html", workspace=ws, audience=audience, destinations=connected)
 
 
 @router.post("/{audience_id}/archive")
