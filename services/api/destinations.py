@@ -32,6 +32,7 @@ from gurulu.common.streams import publish
 from . import audiences
 from .context import ApiContext
 from .destination_schemas import DestinationCreate, DestinationUpdate
+from .errors import plain_message
 
 # Fields that name where the members go: a new target starts from nothing, so it is a
 # new destination rather than an edit of this one.
@@ -160,9 +161,17 @@ def _seal(
     try:
         parsed = model.model_validate(config)
     except ValidationError as error:
-        first = error.errors()[0]
-        field = ".".join(["config", *(str(p) for p in first.get("loc", ()))])
-        raise InvalidRequest(f"{field}: {first.get('msg', 'invalid')}", field=field) from None
+        problems = [
+            {
+                "field": ".".join(["config", *(str(p) for p in found.get("loc", ()))]),
+                "message": plain_message(found.get("msg", "invalid")),
+            }
+            for found in error.errors()
+        ]
+        first = problems[0]
+        raise InvalidRequest(
+            f"{first['field']}: {first['message']}", field=first["field"], errors=problems
+        ) from None
     public = parsed.model_dump(exclude_none=True)
     hidden = {name: str(public.pop(name)) for name in model.SECRETS if name in public}
     vault = crypto.vault(ctx.settings)

@@ -39,15 +39,30 @@ def _field(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or "body"
 
 
+def plain_message(message: str) -> str:
+    """A validation message without the validator's kind in front ("Value error, …")."""
+    for kind in ("Value error, ", "Assertion failed, "):
+        message = message.removeprefix(kind)
+    return message
+
+
 async def _gurulu(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, GuruluError)
-    return error_response(error.status, error.code, error.message, **error.details)
+    details = dict(error.details)
+    if error.status == 422 and "errors" not in details:
+        # every 422 lists its problems, as a validation error does
+        field = details.get("field") or "body"
+        details["errors"] = [{"field": field, "message": error.message}]
+    return error_response(error.status, error.code, error.message, **details)
 
 
 async def _validation(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
     problems = [
-        {"field": _field(tuple(e.get("loc", ()))), "message": e.get("msg", "invalid")}
+        {
+            "field": _field(tuple(e.get("loc", ()))),
+            "message": plain_message(e.get("msg", "invalid")),
+        }
         for e in error.errors()
     ]
     first = problems[0] if problems else {"field": "body", "message": "invalid request"}

@@ -12,16 +12,22 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 
+class Problem(BaseModel):
+    field: str
+    message: str
+
+
 class ErrorDetail(BaseModel):
-    """`code` is stable, for programs; `message` is for people. Validation errors name the
-    `field`; other codes carry their own details (a quota refusal its `dimension`,
-    `limit`, `used` and `plan`)."""
+    """`code` is stable, for programs; `message` is for people. A 422 names the first
+    `field` at fault and lists every problem in `errors`; other codes carry their own
+    details (a quota refusal its `dimension`, `limit`, `used` and `plan`)."""
 
     model_config = ConfigDict(extra="allow")
 
     code: str
     message: str
     field: str | None = None
+    errors: list[Problem] | None = None
 
 
 class ErrorBody(BaseModel):

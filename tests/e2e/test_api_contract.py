@@ -274,7 +274,24 @@ def test_bad_input_gets_a_clear_4xx_naming_the_field_and_stores_nothing(
     error = answer.json()["error"]
     assert error["code"] == "invalid_request" and error["message"]
     assert field in error["field"], error
+    # one shape for every 422: the first problem, then all of them, in people's words
+    assert error["errors"][0]["field"] == error["field"], error
+    assert all(p["message"] and "Value error" not in p["message"] for p in error["errors"])
     assert snapshot(api, audience["id"]) == before
+
+
+def test_a_destination_configuration_is_refused_with_every_problem_it_has(api):
+    _, audience = cohort_and_audience(api)
+    answer = api.post(
+        f"/v1/audiences/{audience['id']}/destinations",
+        json={"type": "meta_custom_audience", "config": {"audience_id": "x"}},
+    )
+    assert answer.status_code == 422, answer.text
+    error = answer.json()["error"]
+    fields = {p["field"] for p in error["errors"]}
+    assert fields == {"config.audience_id", "config.access_token"}, error
+    assert error["field"] in fields
+    assert api.get(f"/v1/audiences/{audience['id']}/destinations").json()["data"] == []
 
 
 def snapshot(api: httpx.Client, audience_id: str) -> tuple:

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from gurulu.common.errors import GuruluError, InvalidRequest
 
 from ..destination_schemas import DestinationCreate
+from ..errors import plain_message
 from .format import kind as kind_name
 
 
@@ -212,13 +213,19 @@ def refused(form: dict[str, str], error: GuruluError) -> Connect:
     if where in OTHER_FIELDS:
         return Connect(kept, OTHER_FIELDS[where], where)
     if where == "name":
-        return Connect(kept, "The name can be up to 200 characters.", "name")
+        text = plain_message(error.message.removeprefix("name: ")).rstrip(".")
+        said = (
+            f"The name {text}."
+            if text.startswith("must")
+            else "The name can be up to 200 characters."
+        )
+        return Connect(kept, said, "name")
     text = error.message.strip().rstrip(".")
     return Connect(kept, f"{kind_name(kind) if kind else 'It'} was not connected: {text}.")
 
 
 def _said(spec: Field, message: str, where: str) -> str:
-    text = message.removeprefix(f"{where}: ").removeprefix("Value error, ").strip()
+    text = plain_message(message.removeprefix(f"{where}: ")).strip()
     if text == "Field required":
         return f"{spec.label} is required."
     if "should match pattern" in text:
