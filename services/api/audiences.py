@@ -15,7 +15,7 @@ from gurulu.common import metrics, requests
 from gurulu.common.clock import utcnow
 from gurulu.common.errors import Conflict, InvalidRequest, NotFound, QuotaExceeded
 from gurulu.common.ids import new_id
-from gurulu.common.store import audiences, cohorts, workspaces
+from gurulu.common.store import audiences, cohorts, runs, workspaces
 from gurulu.common.store.audiences import Audience
 from gurulu.common.store.runs import Run
 
@@ -84,9 +84,15 @@ async def archive(ctx: ApiContext, workspace_id: str, audience_id: str) -> None:
 
 
 async def refresh_now(ctx: ApiContext, workspace_id: str, audience_id: str) -> Run:
+    """Request a refresh; while one asked for earlier has not begun, that one is the answer.
+    It evaluates when it begins, after this request, so a second would change nothing but
+    cost a refresh, and a sync of every destination."""
     audience = await get(ctx, workspace_id, audience_id)
     if audience.status != "active":
         raise Conflict(f"the audience is {audience.status}; resume it to refresh it")
+    waiting = await ctx.run(runs.waiting, ctx.db, workspace_id, audience_id, "manual")
+    if waiting is not None:
+        return waiting
     run = requests.queued(workspace_id, audience_id, "manual", utcnow())
     await requests.request(ctx.db, ctx.broker, ctx.redis, [run])
     return run

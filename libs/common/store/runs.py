@@ -99,6 +99,16 @@ def latest_succeeded(db: ClickHouse, workspace_id: str, audience_id: str) -> Run
     return _run(row) if row else None
 
 
+def waiting(db: ClickHouse, workspace_id: str, audience_id: str, reason: str) -> Run | None:
+    """The audience's latest run for `reason` that is still queued: requested, not begun."""
+    row = db.one(
+        _SELECT + " AND status = 'queued' AND reason = {reason:String}"
+        " ORDER BY requested_at DESC, run_id DESC LIMIT 1",
+        {"ws": workspace_id, "aud": audience_id, "reason": reason},
+    )
+    return _run(row) if row else None
+
+
 @dataclass(frozen=True)
 class Situation:
     """What a refresh needs to know of an audience's runs: the run itself, the runs that

@@ -12,9 +12,12 @@ import pytest
 import redis as sync_redis
 from faststream.redis.parser.binary import BinaryMessageFormatV1
 
+from gurulu.api import audiences
+from gurulu.api.context import ApiContext
 from gurulu.common import requests
 from gurulu.common.clock import utcnow
 from gurulu.common.messages import DEAD_LETTER_STREAM, REFRESH_STREAM, REFRESHED_STREAM
+from gurulu.common.settings import Settings
 from gurulu.common.store import daily, runs
 from gurulu.common.streams import publish
 from gurulu.evaluator.refresh import refresh
@@ -97,6 +100,28 @@ async def test_a_refresh_requested_while_another_runs_waits_and_is_not_lost(db, 
         await held.release()
         finished = await eventually(done(db, aud, run.run_id))
     assert finished.status == "succeeded"
+
+
+async def test_refresh_requests_made_while_one_waits_are_that_one_run(
+    db, redis, redis_url, tmp_path
+):
+    """Asked for again and again before it begins, a refresh is one run (and one sync of
+    each destination); asked for once it has begun, it is another."""
+    ws, aud = shop(db)
+    async with running(db, redis_url) as services:
+        ctx = ApiContext(Settings(data_dir=tmp_path), db, services.redis, services.broker)
+        held = services.redis.lock(f"gurulu:lock:refresh:{aud.audience_id}", timeout=30)
+        assert await held.acquire()
+        asked = [await audiences.refresh_now(ctx, ws, aud.audience_id) for _ in range(5)]
+        assert len({run.run_id for run in asked}) == 1
+        await held.release()
+        first = await eventually(done(db, aud, asked[0].run_id))
+        again = await audiences.refresh_now(ctx, ws, aud.audience_id)
+        assert again.run_id != first.run_id
+        await eventually(done(db, aud, again.run_id))
+    manual = [r for r in runs.recent(db, ws, aud.audience_id) if r.reason == "manual"]
+    assert [r.run_id for r in manual] == [again.run_id, first.run_id]
+    assert all(r.status == "succeeded" for r in manual)
 
 
 async def test_a_request_that_outwaits_the_lock_is_put_back_and_done_later(db, redis, redis_url):
