@@ -126,12 +126,20 @@ def redefine(
 
 def remove(db: ClickHouse, workspace_id: str, cohort_id: str) -> None:
     cohort = get(db, workspace_id, cohort_id)
-    used_by = [a.name for a in audiences.using_cohort(db, workspace_id, cohort.cohort_id)]
+    used_by = audiences.using_cohort(db, workspace_id, cohort.cohort_id)
     if used_by:
-        raise Conflict(f"cohort {cohort.name!r} is the source of audiences", audiences=used_by)
+        raise Conflict(
+            f"cohort {cohort.name!r} is the source of audiences",
+            audiences=[a.name for a in used_by],
+            audience_ids=[a.audience_id for a in used_by],
+        )
     referenced_by = cohorts.referencing(db, workspace_id, cohort.cohort_id)
     if referenced_by:
-        raise Conflict(f"cohort {cohort.name!r} is used by other cohorts", cohorts=referenced_by)
+        raise Conflict(
+            f"cohort {cohort.name!r} is used by other cohorts",
+            cohorts=[c.name for c in referenced_by],
+            cohort_ids=[c.cohort_id for c in referenced_by],
+        )
     cohorts.delete(db, cohort)
 
 

@@ -141,7 +141,7 @@ def test_a_rule_the_api_refuses_is_marked_on_that_rule(
 
     second = rule(page, 1).locator("[data-rule-error]")
     expect(second).to_be_visible()
-    expect(second).to_contain_text("duration")
+    expect(second).to_contain_text("A window of 0 is no time: make it at least 1")
     expect(rule(page, 0).locator("[data-rule-error]")).to_be_hidden()
     expect(rule(page, 1)).to_have_class("rule rule--invalid")
 
@@ -160,7 +160,7 @@ def test_an_error_lands_on_its_rule_when_a_rule_before_it_is_left_untouched(
 
     second = rule(page, 1).locator("[data-rule-error]")
     expect(second).to_be_visible()
-    expect(second).to_contain_text("duration")
+    expect(second).to_contain_text("make it at least 1")
     expect(rule(page, 1)).to_have_class("rule rule--invalid")
     expect(rule(page, 1).get_by_label("Amount")).to_have_attribute("aria-invalid", "true")
     expect(rule(page, 0).locator("[data-rule-error]")).to_be_hidden()

@@ -362,8 +362,13 @@ def test_conflicts_are_409_with_a_reason(api):
     assert again.status_code == 409
     in_use = api.delete(f"/v1/cohorts/{cohort['id']}")
     assert in_use.status_code == 409 and in_use.json()["error"]["audiences"] == ["carted"]
+    assert in_use.json()["error"]["audience_ids"] == [audience["id"]]
     api.patch(f"/v1/audiences/{audience['id']}", json={"status": "paused"})
     assert api.post(f"/v1/audiences/{audience['id']}/refresh").status_code == 409
+    built_on = api.post("/v1/cohorts", json={"name": "on it", "rules": ["cohort:carted"]}).json()
+    api.delete(f"/v1/audiences/{audience['id']}").raise_for_status()
+    in_use = api.delete(f"/v1/cohorts/{cohort['id']}").json()["error"]
+    assert (in_use["cohorts"], in_use["cohort_ids"]) == (["on it"], [built_on["id"]])
 
 
 def test_two_audiences_that_are_not_archived_never_share_a_name(api):

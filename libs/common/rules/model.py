@@ -43,7 +43,9 @@ def duration_seconds(window: str) -> int:
     match = _DURATION.match(window)
     if match is None:
         if re.fullmatch(r"0+[mhdw]", window):
-            raise ValueError(f"{window!r} is no time: a window is at least 1 (1m, 1h, 1d or 1w)")
+            raise ValueError(
+                "a window of 0 is no time: make it at least 1, or leave it out for ever"
+            )
         raise ValueError(f"{window!r} is not a duration like 7d (units m, h, d, w)")
     seconds = int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
     if seconds > MAX_WINDOW_SECONDS:

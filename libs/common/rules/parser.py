@@ -55,7 +55,7 @@ MAX_COUNT = 1_000_000_000
 _PREFIX_EXPECTED = "one of event:, person:, cohort:"
 _OP_EXPECTED = "an operator (= != > >= < <= contains, is set, is not set)"
 _DURATION_EXPECTED = "a duration like 7d (units m, h, d, w)"
-_EMPTY_WINDOW = "a window of at least 1 (1m, 1h, 1d or 1w); leave the window out for ever"
+_EMPTY_WINDOW = "a window of at least 1 (1m, 1h, 1d or 1w); leave it out for ever"
 _WINDOW_EXPECTED = f"a window of at most {MAX_WINDOW} (100 years; no window means ever)"
 _CLAUSE_FIELDS = {"count": "count", "where": "where", "in": "within"}
 _RULE_ADAPTER: TypeAdapter[Rule] = TypeAdapter(Rule)

@@ -121,10 +121,10 @@ def _renamed(cohort: Cohort, names: dict[str, str]) -> Cohort:
     return replace(cohort, definition=cohort.definition.model_copy(update={"rules": rules}))
 
 
-def referencing(db: ClickHouse, workspace_id: str, cohort_id: str) -> list[str]:
-    """Names of the cohorts whose rules refer to `cohort_id`."""
+def referencing(db: ClickHouse, workspace_id: str, cohort_id: str) -> list[Cohort]:
+    """The cohorts whose rules refer to `cohort_id`."""
     return [
-        c.name
+        c
         for c in list_all(db, workspace_id)
         if any(ref.cohort_id == cohort_id for ref in c.definition.cohort_refs())
     ]
