@@ -46,8 +46,13 @@ def consume(
     claim_idle_ms: int,
     polling_ms: int = 1000,
 ) -> list[Any]:
-    """Register a consumer of `stream` in `group`: new entries, and abandoned ones."""
-    fresh = StreamSub(stream, group=group, consumer=consumer, polling_interval=polling_ms)
+    """Register a consumer of `stream` in `group`: new entries, and abandoned ones. Each
+    read takes one entry: a consumer holds only the message in hand, so a burst is shared
+    by every consumer of the group, one that stops strands nothing it had not begun, and
+    no entry waits in a busy consumer long enough to be claimed by another."""
+    fresh = StreamSub(
+        stream, group=group, consumer=consumer, polling_interval=polling_ms, max_records=1
+    )
     claims = StreamSub(
         stream,
         group=group,

@@ -119,6 +119,7 @@ class Evaluator:
             async with locks.held(
                 self.redis, key, config.lock_ttl_seconds, config.lock_wait_seconds
             ) as hold:
+                began = utcnow()  # with the audience's lock: no refresh of it is under way
                 run = await self._run(request, hold, earlier.append)
         except locks.Busy:
             bound.info("refresh.requeued", why="another refresh of the audience is running")
@@ -135,10 +136,15 @@ class Evaluator:
             return  # left pending: claimed again after the idle timeout
         for finished in earlier:  # staged by an evaluator that died; finished by this one
             await self._announce(finished)
-        await self._announce(run, request.reason)
+        # A message delivered again (its evaluator died, or outlived the claim timeout) may
+        # find its run finished already: announced again, as its announcement may be what
+        # was lost, but counted in the metrics only by the delivery that finished it.
+        again = run.finished_at is not None and run.finished_at < began
+        await self._announce(run, request.reason, counted=not again)
         await message.ack()
         bound.info(
             "refresh.done",
+            again=again,
             status=run.status,
             joined=run.joined_count,
             left=run.left_count,
@@ -165,9 +171,12 @@ class Evaluator:
         finally:
             metrics.REFRESH_DURATION.observe(time.perf_counter() - started)
 
-    async def _announce(self, run: Run, reason: RefreshReason | None = None) -> None:
+    async def _announce(
+        self, run: Run, reason: RefreshReason | None = None, counted: bool = True
+    ) -> None:
         """Announce a finished run; `reason` is the request's (a run's own record says the
-        same, unless the request is all that is left of it)."""
+        same, unless the request is all that is left of it). `counted` runs go into the
+        metrics."""
         outcome = "succeeded" if run.status == "succeeded" else "failed"
         reason = reason or cast(RefreshReason, run.reason)
         event = AudienceRefreshed(
@@ -186,6 +195,8 @@ class Evaluator:
             error=run.error,
         )
         await publish(self.broker, REFRESHED_STREAM, event)
+        if not counted:
+            return
         metrics.REFRESHES.labels(outcome, reason).inc()
         if outcome == "succeeded" and run.finished_at is not None:
             lag = (run.finished_at - run.requested_at).total_seconds()

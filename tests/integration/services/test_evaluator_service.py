@@ -11,6 +11,7 @@ import orjson
 import pytest
 import redis as sync_redis
 from faststream.redis.parser.binary import BinaryMessageFormatV1
+from prometheus_client import REGISTRY
 
 from gurulu.api import audiences
 from gurulu.api.context import ApiContext
@@ -65,15 +66,22 @@ async def test_a_requested_refresh_is_evaluated_announced_and_snapshotted(db, re
     assert announced["run_id"] == run.run_id and announced["joined_count"] == 3
 
 
+def refreshes_counted() -> float:
+    labels = {"outcome": "succeeded", "reason": "manual"}
+    return REGISTRY.get_sample_value("gurulu_refreshes_total", labels) or 0.0
+
+
 async def test_the_same_message_delivered_twice_is_applied_once(db, redis, redis_url):
     ws, aud = shop(db)
+    counted = refreshes_counted()
     async with running(db, redis_url, evaluators=2) as services:
         run = requests.queued(ws, aud.audience_id, "manual", utcnow())
         await requests.request(db, services.broker, services.redis, [run])
         await publish(services.broker, REFRESH_STREAM, requests.message_of(run))
         await eventually(done(db, aud, run.run_id))
         announced = await _wait_announced(redis, 2)
-    assert [a["joined_count"] for a in announced] == [3, 3]
+    assert [a["joined_count"] for a in announced] == [3, 3]  # announced again, to be sure
+    assert refreshes_counted() == counted + 1  # but one refresh in the metrics
     assert runs.get(db, ws, aud.audience_id, run.run_id).attempt == 1
     [row] = daily.rows(db, ws, aud.audience_id)
     assert (row.member_count, row.joined_count) == (3, 3)
@@ -100,6 +108,41 @@ async def test_a_refresh_requested_while_another_runs_waits_and_is_not_lost(db, 
         await held.release()
         finished = await eventually(done(db, aud, run.run_id))
     assert finished.status == "succeeded"
+
+
+async def test_waiting_refreshes_are_shared_by_the_evaluators_one_at_a_time(db, redis, redis_url):
+    """Each evaluator takes one refresh at a time from the stream, so a burst is spread over
+    all of them (and one stopping leaves nothing but the refresh in hand)."""
+    ws, _ = shop(db)
+    source = cohort(db, ws, "carted again", "event:add_to_cart in last 7d")
+    found = [audience(db, ws, source, f"Live {n}") for n in range(6)]
+    handled: dict[int, list[str]] = {}
+
+    def slow(evaluator):  # type: ignore[no-untyped-def]
+        refresh_in_thread, handle = evaluator._refresh, evaluator.handle
+
+        def refresh_slowly(*args, **kwargs):  # type: ignore[no-untyped-def]
+            time.sleep(0.3)
+            return refresh_in_thread(*args, **kwargs)
+
+        async def handle_counted(request, message):  # type: ignore[no-untyped-def]
+            handled.setdefault(id(evaluator), []).append(request.run_id)
+            pending = await redis.xpending_range(REFRESH_STREAM, "evaluator", "-", "+", 100)
+            held = [p["consumer"] for p in pending if not p["consumer"].endswith(b"-claims")]
+            most.append(max((held.count(c) for c in held), default=0))
+            await handle(request, message)
+
+        evaluator._refresh, evaluator.handle = refresh_slowly, handle_counted
+
+    most: list[int] = []
+    config = EvaluatorConfig(claim_idle_ms=10_000, lock_wait_seconds=5.0)
+    async with running(db, redis_url, evaluators=2, config=config, patch=slow) as services:
+        asked = [requests.queued(ws, a.audience_id, "manual", utcnow()) for a in found]
+        await requests.request(db, services.broker, services.redis, asked)
+        for run, aud in zip(asked, found, strict=True):
+            await eventually(done(db, aud, run.run_id))
+    assert len(handled) == 2 and all(len(runs) >= 2 for runs in handled.values()), handled
+    assert max(most) == 1  # no evaluator held a refresh it had not begun
 
 
 async def test_refresh_requests_made_while_one_waits_are_that_one_run(
