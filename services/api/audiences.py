@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from gurulu.common import metrics, requests
+from redis.exceptions import RedisError
+
+from gurulu.common import logs, metrics, requests
 from gurulu.common.clock import utcnow
 from gurulu.common.errors import Conflict, InvalidRequest, NotFound, QuotaExceeded
 from gurulu.common.ids import new_id
@@ -26,6 +28,7 @@ from .schemas import one_line
 # Every write of a workspace's audiences holds this lock: the quota check and the write
 # it guards are one step, and two edits of one audience cannot undo each other.
 AUDIENCES_LOCK = "audiences"
+log = logs.get("gurulu.api")
 
 
 async def create(
@@ -44,8 +47,26 @@ async def create(
         )
         await ctx.run(audiences.save, ctx.db, audience)
     run = requests.queued(workspace_id, audience.audience_id, "created", now)
-    await requests.request(ctx.db, ctx.broker, ctx.redis, [run])
+    await _request(ctx, run)
     return audience, run
+
+
+async def _request(ctx: ApiContext, run: Run) -> None:
+    """Record a refresh as owed, then announce it. Once recorded it is done whatever comes
+    next: an announcement Redis cannot take (it is down) is sent again by the ticker's
+    sweep when it is back (`GURULU_STUCK_AFTER_SECONDS`), so the request still succeeds."""
+    await ctx.run(runs.record_requests, ctx.db, [run])
+    try:
+        await requests.announce(ctx.broker, ctx.redis, [run])
+    except RedisError as error:
+        log.warning(
+            "refresh.announce_failed",
+            workspace_id=run.workspace_id,
+            audience_id=run.audience_id,
+            run_id=run.run_id,
+            error=str(error),
+            then="the ticker sends it again when Redis is back",
+        )
 
 
 async def delete_cohort(ctx: ApiContext, workspace_id: str, cohort_id: str) -> None:
@@ -94,7 +115,7 @@ async def refresh_now(ctx: ApiContext, workspace_id: str, audience_id: str) -> R
     if waiting is not None:
         return waiting
     run = requests.queued(workspace_id, audience_id, "manual", utcnow())
-    await requests.request(ctx.db, ctx.broker, ctx.redis, [run])
+    await _request(ctx, run)
     return run
 
 

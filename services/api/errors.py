@@ -1,7 +1,8 @@
 """Every error leaves the API as `{"error": {"code", "message", ...details}}` with its
 status: use-case errors by their code, validation errors as 422 `invalid_request` naming
-the offending field, unknown routes as 404, and anything unforeseen as a 500 that says
-nothing of the internals (and is logged with the request id)."""
+the offending field, unknown routes as 404, Redis out of reach as 503 `unavailable`, and
+anything unforeseen as a 500 that says nothing of the internals (and is logged with the
+request id)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException
 
 from gurulu.common import logs
@@ -81,6 +83,12 @@ async def _http(request: Request, error: Exception) -> JSONResponse:
     return error_response(error.status_code, code, message)
 
 
+async def _redis_down(request: Request, error: Exception) -> JSONResponse:
+    request_id = getattr(request.state, "request_id", None)
+    log.warning("api.redis_unavailable", request_id=request_id, error=str(error))
+    return error_response(503, "unavailable", "Redis cannot be reached; try again shortly")
+
+
 async def _unexpected(request: Request, error: Exception) -> JSONResponse:
     request_id = getattr(request.state, "request_id", None)
     log.exception("api.unexpected_error", request_id=request_id, path=request.url.path)
@@ -91,4 +99,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(GuruluError, _gurulu)
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(HTTPException, _http)
+    app.add_exception_handler(RedisError, _redis_down)
     app.add_exception_handler(Exception, _unexpected)

@@ -46,7 +46,8 @@ _MEANINGS = {
     413: "The body is larger than 8 MB (`payload_too_large`).",
     422: "The request is not valid (`invalid_request`): `field` names what is wrong, `errors`"
     " lists every problem.",
-    503: "Another change to the workspace holds it; try again (`busy`).",
+    503: "Another change to the workspace holds it (`busy`), or Redis cannot be reached"
+    " (`unavailable`); try again.",
 }
 
 

@@ -14,6 +14,7 @@ from urllib.parse import quote, urlsplit
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
+from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException
 
 from gurulu.common import logs
@@ -33,6 +34,7 @@ _TITLES = {
     403: "This form has expired",
     404: "Not found",
     405: "Not found",
+    503: "Not available right now",
 }
 
 
@@ -54,6 +56,8 @@ def _status_and_message(error: Exception) -> tuple[int, str]:
         return 400, "The form was not sent as expected. Reload the page and try again."
     if isinstance(error, HTTPException):
         return error.status_code, "There is no page at this address."
+    if isinstance(error, RedisError):
+        return 503, "Gurulu cannot reach Redis right now. Try again in a moment."
     return 500, "Something went wrong on our side. Try again in a moment."
 
 
@@ -146,7 +150,7 @@ def _either(api: ApiHandler | None) -> Handler:
 
 
 def install(app: FastAPI) -> None:
-    for kind in (GuruluError, RequestValidationError, HTTPException, Exception):
+    for kind in (GuruluError, RequestValidationError, HTTPException, RedisError, Exception):
         app.add_exception_handler(kind, _either(app.exception_handlers.get(kind)))
     for kind in (SignInRequired, CsrfRefused, BadForm):
         app.add_exception_handler(kind, _app_error)
