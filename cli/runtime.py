@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
@@ -69,6 +70,10 @@ class CannotStart(Exception):
     """A store the process needs could not be reached at start-up."""
 
 
+class StoreLost(Exception):
+    """A store the process runs itself stopped under it (the embedded Redis was killed)."""
+
+
 def _without_password(url: str) -> str:
     parts = urlsplit(url)
     if parts.password is None:
@@ -98,7 +103,12 @@ class Runtime:
     async def open(self) -> Runtime:
         """Open the stores, or say in one line which one could not be reached and why."""
         settings = self.settings
-        settings.data_path.mkdir(parents=True, exist_ok=True)
+        try:
+            settings.data_path.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise CannotStart(
+                f"cannot use {settings.data_path} as the data dir: {error.strerror or error}"
+            ) from error
         try:
             self.db = await asyncio.to_thread(
                 connect,
@@ -108,16 +118,27 @@ class Runtime:
             )
         except Exception as error:
             where = _without_password(settings.clickhouse_dsn)
+            if "Another server instance in same directory" in str(error):
+                raise CannotStart(
+                    f"another gurulu is already running on {settings.data_path}"
+                ) from error
             raise CannotStart(f"cannot open ClickHouse at {where}: {_first_line(error)}") from error
         await asyncio.to_thread(migrate, self.db)
         url = settings.redis_url
         if url is None:
-            embedded = await asyncio.to_thread(
-                redis_support.EmbeddedRedis, settings.data_path / "redis"
-            )
+            try:
+                embedded = await asyncio.to_thread(
+                    redis_support.EmbeddedRedis, settings.data_path / "redis"
+                )
+            except Exception as error:
+                await asyncio.to_thread(self.db.close)
+                where = settings.data_path / "redis"
+                raise CannotStart(
+                    f"cannot start the embedded Redis in {where}: {_first_line(error)}"
+                ) from error
             self.embedded, url = embedded, embedded.url
-        self.redis = redis_support.client(url)
         try:
+            self.redis = redis_support.client(url)
             await self.redis.ping()
         except Exception as error:
             await asyncio.to_thread(self.db.close)
@@ -157,7 +178,10 @@ async def run(
     on_ready: Callable[[Runtime], Awaitable[None]] | None = None,
 ) -> None:
     metrics.REFRESH_INTERVAL.set(settings.tick_interval_seconds)
+    port = settings.http_port if "api" in options.services else settings.metrics_port
+    _check_listen(settings.http_host, port)  # before any store is opened or started
     runtime = await Runtime(settings).open()
+    lost: list[str] = []
     tasks: list[asyncio.Task[None]] = []
     server: _Server | None = None
     try:
@@ -173,6 +197,8 @@ async def run(
             )
             ticker = Ticker(runtime.db, runtime.redis, runtime.broker, ticker_config)
             tasks.append(asyncio.create_task(ticker.run(stop), name="ticker"))
+        if runtime.embedded is not None:
+            tasks.append(asyncio.create_task(_watch(runtime.embedded, stop, lost)))
         tasks.append(asyncio.create_task(keep_groups(runtime.redis, consumed, stop)))
         tasks.append(asyncio.create_task(monitor.watch(runtime.redis, ALL_GROUPS, stop)))
         server = _http_server(runtime, settings, "api" in options.services)
@@ -189,6 +215,24 @@ async def run(
         await asyncio.gather(*tasks, return_exceptions=True)
         await runtime.broker.stop()
         await runtime.close()
+    if lost:
+        raise StoreLost(lost[0])
+
+
+async def _watch(
+    embedded: redis_support.EmbeddedRedis, stop: asyncio.Event, lost: list[str]
+) -> None:
+    """Stop the whole process if its own redis-server dies: nothing restarts it, and a
+    process without its Redis would only look alive. (Whatever was owed is in ClickHouse's
+    runs; the next start sends it.)"""
+    while not stop.is_set():
+        if not embedded.alive():
+            lost.append(f"the embedded Redis (pid {embedded.pid}) stopped; start gurulu again")
+            log.error("redis.embedded_stopped", pid=embedded.pid)
+            stop.set()
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=2.0)
 
 
 def _register_consumers(runtime: Runtime, options: Options) -> None:
@@ -225,6 +269,20 @@ def _register_destinations(runtime: Runtime, claim_idle_ms: int) -> None:
     )
     service = DestinationsService(runtime.db, runtime.redis, runtime.broker, syncer, config)
     service.register(consumer_name("destinations"))
+
+
+def _check_listen(host: str, port: int) -> None:
+    """Say in one line why the process could not listen where it is told to, if it cannot
+    (the port is taken, the host is no address of this machine)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        family, _, _, _, address = infos[0]
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise CannotStart(f"cannot listen on {host}:{port}: {reason}") from error
 
 
 def _http_server(runtime: Runtime, settings: Settings, api: bool) -> _Server:

@@ -9,6 +9,7 @@ recipes as cohorts, and audiences on them.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import json
 import os
 import secrets
@@ -16,7 +17,7 @@ import time
 from collections.abc import Callable, Coroutine
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import typer
 from pydantic import SecretStr, ValidationError
@@ -35,7 +36,15 @@ from gurulu.evaluator.refresh import refresh
 from gurulu.snapshotter.daily import fold
 
 from . import demo
-from .runtime import SERVICES, CannotStart, Options, Runtime, install_signal_handlers, run
+from .runtime import (
+    SERVICES,
+    CannotStart,
+    Options,
+    Runtime,
+    StoreLost,
+    install_signal_handlers,
+    run,
+)
 
 console = Console(stderr=True, soft_wrap=True)
 # The services that seal or open destination credentials, and so need the shared key.
@@ -47,18 +56,41 @@ def _state_file(settings: Settings) -> Path:
 
 
 def _admin_token(settings: Settings) -> tuple[str, bool]:
-    """The admin token from the settings, else the one kept in the data dir, else a new one."""
+    """The admin token from the settings, else the one kept in the data dir (made the first
+    time); and whether it is the kept one."""
     if settings.admin_token is not None:
         return settings.admin_token.get_secret_value(), False
     path = settings.data_path / "admin_token"
     if path.exists():
-        return path.read_text().strip(), False
+        return path.read_text().strip(), True
     token = "gat_" + secrets.token_urlsafe(32)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(token + "\n")
     return token, True
+
+
+class AlreadyRunning(Exception):
+    """Another `gurulu up` holds the data dir."""
+
+
+def _hold(data_dir: Path) -> IO[str]:
+    """Hold the data dir for this process (released when it exits, however it exits): chDB
+    and the embedded Redis keep one process's data there."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    handle = (data_dir / "gurulu.pid").open("a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "?"
+        handle.close()
+        raise AlreadyRunning(f"another gurulu (pid {holder}) is running on {data_dir}") from None
+    handle.truncate(0)
+    handle.write(f"{os.getpid()}\n")
+    handle.flush()
+    return handle
 
 
 def install_demo(db: ClickHouse, workspace_id: str, now: datetime, days: int = 30) -> list[str]:
@@ -92,7 +124,7 @@ def _running_from(at: datetime) -> Callable[[], datetime]:
     return lambda: at + timedelta(seconds=time.monotonic() - began)
 
 
-async def _first_start(runtime: Runtime, demo: bool, url: str, token: str, new: bool) -> None:
+async def _first_start(runtime: Runtime, demo: bool, url: str, token: str, kept: bool) -> None:
 
     state_path = _state_file(runtime.settings)
     state = json.loads(state_path.read_text()) if state_path.exists() else {}
@@ -110,13 +142,20 @@ async def _first_start(runtime: Runtime, demo: bool, url: str, token: str, new: 
         fresh = [requests.queued(workspace_id, aud, "created", now) for aud in created]
         await requests.request(runtime.db, runtime.broker, runtime.redis, fresh)
         state["demo_loaded"] = True
+    # The kept admin token is shown by the first start that comes this far (one that
+    # failed earlier may have made it), then only where it is kept.
+    show_token = kept and not state.get("admin_token_shown")
+    state["admin_token_shown"] = state.get("admin_token_shown") or kept
     state_path.write_text(json.dumps(state, indent=2))
     app = f"{url}/app"
     console.print(f"\n[bold green]Gurulu Audiences is up[/] at [link={app}]{app}[/link]")
     console.print(f"  API        {url}/v1   (docs at {url}/docs)")
-    if new:
-        console.print(f"  Admin token (kept in {runtime.settings.data_path / 'admin_token'}):")
+    where = runtime.settings.data_path / "admin_token"
+    if show_token:
+        console.print(f"  Admin token (kept in {where}):")
         console.print(f"    export GURULU_ADMIN_TOKEN={token}")
+    elif kept:
+        console.print(f"  Admin token in {where}")
     if key:
         console.print("  Demo workspace secret key (shown once; sign in to the app with it):")
         console.print(f"    export GURULU_SECRET_KEY={key}")
@@ -134,20 +173,30 @@ def start_all(port: int | None, data_dir: Path | None, demo_data: bool, evaluato
         overrides["data_dir"] = data_dir
     settings = _settings(**overrides)
     _require_shared_key(settings)
-    token, new = _admin_token(settings)
-    settings = settings.model_copy(update={"admin_token": SecretStr(token)})
-    url = f"http://{settings.http_host}:{settings.http_port}"
+    try:
+        held = _hold(settings.data_path)
+    except AlreadyRunning as error:
+        console.print(f"[red]Error:[/] {escape(str(error))}")
+        raise typer.Exit(1) from None
+    except OSError as error:
+        reason = error.strerror or str(error)
+        console.print(f"[red]Error:[/] cannot use {settings.data_path} as the data dir: {reason}")
+        raise typer.Exit(1) from None
+    with held:
+        token, kept = _admin_token(settings)
+        settings = settings.model_copy(update={"admin_token": SecretStr(token)})
+        url = f"http://{settings.http_host}:{settings.http_port}"
 
-    async def main() -> None:
-        stop = asyncio.Event()
-        install_signal_handlers(stop)
+        async def main() -> None:
+            stop = asyncio.Event()
+            install_signal_handlers(stop)
 
-        async def ready(runtime: Runtime) -> None:
-            await _first_start(runtime, demo_data, url, token, new)
+            async def ready(runtime: Runtime) -> None:
+                await _first_start(runtime, demo_data, url, token, kept)
 
-        await run(settings, Options(evaluators=evaluators), stop, ready)
+            await run(settings, Options(evaluators=evaluators), stop, ready)
 
-    _run_until_stopped(main)
+        _run_until_stopped(main)
 
 
 def start_one(service: str, evaluators: int) -> None:
@@ -184,7 +233,7 @@ def _settings(**overrides: object) -> Settings:
 def _run_until_stopped(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
     try:
         asyncio.run(main())
-    except CannotStart as error:
+    except (CannotStart, StoreLost) as error:
         console.print(f"[red]Error:[/] {escape(str(error))}")
         raise typer.Exit(1) from None
 

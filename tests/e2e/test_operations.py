@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 import pytest
@@ -204,6 +205,26 @@ def test_readiness_fails_when_redis_is_down_and_recovers(tmp_path, own_redis):
         assert httpx.get(f"{system.url}/healthz").status_code == 200
     finally:
         stop_system(system)
+
+
+def test_gurulu_up_stops_in_one_line_when_its_own_redis_dies(tmp_path):
+    """Nothing would restart the embedded redis-server, so the process does not stay up
+    half-alive without it: it says so in one line and exits 1. It starts again after."""
+    data = tmp_path / "data"
+    system = start_system(data)
+    settings = json.loads((data / "redis" / "redis.rdb.settings").read_text())
+    redis_pid = int(Path(settings["pidfile"]).read_text())
+    os.kill(redis_pid, 9)
+    assert system.process.wait(timeout=30) == 1
+    system.log.close()
+    printed = (tmp_path / "data.log").read_text()
+    assert f"Error: the embedded Redis (pid {redis_pid}) stopped; start gurulu again" in printed
+    assert "Traceback" not in printed.split('"redis.embedded_stopped"')[1]
+    again = start_system(data)
+    try:
+        assert httpx.get(f"{again.url}/readyz").status_code == 200
+    finally:
+        assert stop_system(again) == 0
 
 
 def test_a_service_without_the_api_serves_health_and_metrics_on_its_own_port(tmp_path):

@@ -4,6 +4,8 @@ starts, a store it cannot reach, an answer from something that is not the Gurulu
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 
 import pytest
 import typer
@@ -49,3 +51,38 @@ def test_an_answer_that_is_not_the_gurulu_apis_is_said_so_in_one_line(capsys):
     said = capsys.readouterr().err
     assert said.startswith("Error: the answer does not look like the Gurulu API's")
     assert "GURULU_API_URL" in said and "Traceback" not in said
+
+
+def _up_fails(monkeypatch, capsys, data_dir, port: int) -> str:  # type: ignore[no-untyped-def]
+    monkeypatch.delenv("GURULU_ADMIN_TOKEN", raising=False)
+    monkeypatch.setattr(system.logs, "configure", lambda: None)  # logging stays pytest's
+    with pytest.raises(typer.Exit) as exited:
+        system.start_all(port, data_dir, False, 1)
+    assert exited.value.exit_code == 1
+    said = capsys.readouterr().err.strip()
+    assert "Traceback" not in said and "\n" not in said, said
+    return said
+
+
+def test_gurulu_up_says_in_one_line_why_it_cannot_use_its_data_dir(monkeypatch, capsys, tmp_path):
+    taken = tmp_path / "taken"
+    held = system._hold(taken)
+    try:
+        said = _up_fails(monkeypatch, capsys, taken, 1)
+    finally:
+        held.close()
+    assert said == f"Error: another gurulu (pid {os.getpid()}) is running on {taken}"
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    said = _up_fails(monkeypatch, capsys, a_file, 1)
+    assert said == f"Error: cannot use {a_file} as the data dir: File exists"
+
+
+def test_gurulu_up_says_in_one_line_that_its_port_is_taken_before_opening_a_store(
+    monkeypatch, capsys, tmp_path
+):
+    with socket.create_server(("127.0.0.1", 0)) as listening:
+        port = listening.getsockname()[1]
+        said = _up_fails(monkeypatch, capsys, tmp_path / "data", port)
+    assert said == f"Error: cannot listen on 127.0.0.1:{port}: Address already in use"
+    assert not (tmp_path / "data" / "clickhouse").exists()  # nothing was opened
