@@ -9,6 +9,7 @@ recipes as cohorts, and audiences on them.
 from __future__ import annotations
 
 import asyncio
+import difflib
 import fcntl
 import json
 import os
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import typer
+from dotenv import dotenv_values
 from pydantic import SecretStr, ValidationError
 from rich.console import Console
 from rich.markup import escape
@@ -218,8 +220,32 @@ def start_one(service: str, evaluators: int) -> None:
     _run_until_stopped(main)
 
 
+# GURULU_ variables that are not the services' settings: the CLI's, and the test suite's.
+OTHER_VARIABLES = {
+    "GURULU_API_URL",
+    "GURULU_SECRET_KEY",
+    "GURULU_DESTINATION_TOKEN",
+    "GURULU_TEST_CLICKHOUSE_URL",
+    "GURULU_UPDATE_SCREENSHOTS",
+}
+
+
+def _unknown_variables() -> None:
+    """A warning for each GURULU_ variable (in the environment or `.env`) that no setting
+    reads: a misspelt one would otherwise be ignored without a word."""
+    known = {"GURULU_" + name.upper() for name in Settings.model_fields} | OTHER_VARIABLES
+    given = set(os.environ) | set(dotenv_values(".env"))
+    for name in sorted(v for v in given if v.upper().startswith("GURULU_")):
+        if name.upper() in known:
+            continue
+        close = difflib.get_close_matches(name.upper(), sorted(known), n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        console.print(f"[yellow]Warning:[/] {escape(name)} is not a setting; it is ignored{hint}")
+
+
 def _settings(**overrides: object) -> Settings:
     """The settings, or a line per bad one (named as its environment variable) and exit 2."""
+    _unknown_variables()
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as error:

@@ -24,7 +24,9 @@ _PLACEHOLDERS = {
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="GURULU_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="GURULU_", env_file=".env", extra="ignore", allow_inf_nan=False
+    )
 
     data_dir: Path = Path(".gurulu")
     clickhouse_url: str | None = None

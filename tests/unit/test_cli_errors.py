@@ -86,3 +86,19 @@ def test_gurulu_up_says_in_one_line_that_its_port_is_taken_before_opening_a_stor
         said = _up_fails(monkeypatch, capsys, tmp_path / "data", port)
     assert said == f"Error: cannot listen on 127.0.0.1:{port}: Address already in use"
     assert not (tmp_path / "data" / "clickhouse").exists()  # nothing was opened
+
+
+def test_a_gurulu_variable_no_setting_reads_is_warned_of_with_the_closest_one(
+    monkeypatch, capsys, tmp_path
+):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("GURULU_HTTP_PROT=9000\n")
+    monkeypatch.setenv("GURULU_TICK_INTERVAL", "5")
+    monkeypatch.setenv("GURULU_API_URL", "http://127.0.0.1:8080")  # the CLI's: not warned of
+    system._settings(data_dir=tmp_path)
+    assert capsys.readouterr().err.splitlines() == [
+        "Warning: GURULU_HTTP_PROT is not a setting; it is ignored (did you mean"
+        " GURULU_HTTP_PORT?)",
+        "Warning: GURULU_TICK_INTERVAL is not a setting; it is ignored (did you mean"
+        " GURULU_TICK_INTERVAL_SECONDS?)",
+    ]
