@@ -207,7 +207,9 @@ async def run(
             await asyncio.sleep(0.02)
         if on_ready is not None:
             await on_ready(runtime)
+        log.info("runtime.started", services=list(options.services))
         await stop.wait()
+        log.info("runtime.stopping")
     finally:
         if server is not None:
             server.should_exit = True
@@ -215,6 +217,7 @@ async def run(
         await asyncio.gather(*tasks, return_exceptions=True)
         await runtime.broker.stop()
         await runtime.close()
+        log.info("runtime.stopped")
     if lost:
         raise StoreLost(lost[0])
 

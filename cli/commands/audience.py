@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal
 import typer
 
 from .. import output
-from ..client import Client, segment
+from ..client import ApiError, CannotConnect, Client, segment
 from . import export, history
 from .common import Json, session
 
@@ -98,18 +98,27 @@ def refresh(
 
 def _finished(api: Client, audience: str, run_id: str, timeout: float, as_json: bool) -> Any:
     """The run once it has finished, polled from the audience's runs; its status is shown
-    as it goes (queued, running) when stderr is a terminal. Exits if it takes too long."""
+    as it goes (queued, running) when stderr is a terminal. An API that does not answer for
+    a while (restarting, a dropped connection) is asked again; the run goes on without it.
+    Exits if it takes too long."""
     deadline = time.monotonic() + timeout
     status = output.err.status(f"Refresh {run_id}: requested")
     if not as_json and sys.stderr.isatty():
         status.start()
+    state = "requested"
     try:
         while True:
-            page = api.get(f"/v1/audiences/{segment(audience)}/runs").data
-            run = next((r for r in page["data"] if r["run_id"] == run_id), None)
-            if run is not None and run["status"] in ("succeeded", "failed"):
-                return run
-            state = run["status"] if run else "requested"
+            try:
+                page = api.get(f"/v1/audiences/{segment(audience)}/runs").data
+            except (CannotConnect, ApiError) as error:
+                if isinstance(error, ApiError) and 0 < error.status < 500:
+                    raise
+                page = None
+            if page is not None:
+                run = next((r for r in page["data"] if r["run_id"] == run_id), None)
+                if run is not None and run["status"] in ("succeeded", "failed"):
+                    return run
+                state = run["status"] if run else "requested"
             if time.monotonic() > deadline:
                 said = (
                     f"Refresh {run_id} is still {state} after {timeout:g} s; follow it with"
@@ -121,8 +130,9 @@ def _finished(api: Client, audience: str, run_id: str, timeout: float, as_json: 
                 else:
                     output.err.print(said)
                 raise typer.Exit(output.GENERIC)
-            status.update(f"Refresh {run_id}: {state}")
-            time.sleep(0.25)
+            unanswered = " (the API did not answer; asking again)" if page is None else ""
+            status.update(f"Refresh {run_id}: {state}{unanswered}")
+            time.sleep(0.25 if page is not None else 1.0)
     finally:
         status.stop()
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 import typer
 
-from gurulu.cli.client import Client, Target
+from gurulu.cli.client import ApiError, Client, Target
 from gurulu.cli.commands.audience import _finished
 
 RUN = {
@@ -62,3 +62,33 @@ def test_a_run_still_going_at_the_timeout_exits_1_saying_so_as_json(capsys):
     error = json.loads(capsys.readouterr().err)["error"]
     assert (error["code"], error["run_id"]) == ("still_running", "run_1")
     assert "still running after 0.3 s" in error["message"]
+
+
+def test_an_api_that_stops_answering_for_a_while_is_asked_again():
+    """A dropped connection, a refused one, a 503 while the API restarts: the run goes on
+    without the API, and the command keeps asking until it finishes."""
+    asked: list[int] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        asked.append(1)
+        if len(asked) == 1:
+            raise httpx.ReadError("Connection reset by peer")
+        if len(asked) == 2:
+            raise httpx.ConnectError("Connection refused")
+        if len(asked) == 3:
+            return httpx.Response(503, json={"error": {"code": "unavailable", "message": "x"}})
+        return httpx.Response(200, json={"data": [RUN | {"status": "succeeded"}]})
+
+    target = Target(api_url="http://gurulu.test", secret_key="gsk_test")
+    with Client(target, transport=httpx.MockTransport(answer)) as api:
+        run = _finished(api, "aud_1", "run_1", timeout=30, as_json=False)
+    assert run["status"] == "succeeded" and len(asked) == 4
+
+
+def test_a_refusal_is_not_asked_again():
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(404, json={"error": {"code": "not_found", "message": "gone"}})
+
+    target = Target(api_url="http://gurulu.test", secret_key="gsk_test")
+    with Client(target, transport=httpx.MockTransport(answer)) as api, pytest.raises(ApiError):
+        _finished(api, "aud_1", "run_1", timeout=30, as_json=False)
