@@ -176,7 +176,10 @@ async def run(
     options: Options,
     stop: asyncio.Event,
     on_ready: Callable[[Runtime], Awaitable[None]] | None = None,
+    prepare: Callable[[Runtime], Awaitable[None]] | None = None,
 ) -> None:
+    """The process's services until `stop` is set. `prepare` runs once the stores are open,
+    before any service starts; `on_ready` once they all have, the HTTP server listening."""
     metrics.REFRESH_INTERVAL.set(settings.tick_interval_seconds)
     port = settings.http_port if "api" in options.services else settings.metrics_port
     _check_listen(settings.http_host, port)  # before any store is opened or started
@@ -185,6 +188,10 @@ async def run(
     tasks: list[asyncio.Task[None]] = []
     server: _Server | None = None
     try:
+        if prepare is not None:
+            await prepare(runtime)
+            if stop.is_set():  # asked to stop while it prepared: start nothing
+                return
         consumed = [group for s in options.services for group in GROUPS.get(s, ())]
         # Groups read from the start of their stream: requests made before a service first
         # ran (the API up before any evaluator) are not skipped.

@@ -34,6 +34,7 @@ from gurulu.common.settings import Settings
 from gurulu.common.store import audiences as audiences_store
 from gurulu.common.store import runs, workspaces
 from gurulu.common.store.audiences import Audience
+from gurulu.common.store.runs import Run
 from gurulu.evaluator.refresh import refresh
 from gurulu.snapshotter.daily import fold
 
@@ -126,11 +127,14 @@ def _running_from(at: datetime) -> Callable[[], datetime]:
     return lambda: at + timedelta(seconds=time.monotonic() - began)
 
 
-async def _first_start(runtime: Runtime, demo: bool, url: str, token: str, kept: bool) -> None:
-
+async def _load(runtime: Runtime, demo: bool) -> tuple[str | None, list[Run]]:
+    """The demo workspace (with its secret key if it is made now) and, the first time with
+    `--demo`, the demo shop and a month of its audiences' history, and a refresh of each
+    recorded as owed. This runs before the services start, so that no ticker or evaluator
+    sees the history's runs while they are written."""
     state_path = _state_file(runtime.settings)
     state = json.loads(state_path.read_text()) if state_path.exists() else {}
-    key = None
+    key, fresh = None, []
     if "demo_workspace_id" not in state:
         workspace, key = await asyncio.to_thread(
             workspaces.create, runtime.db, "Demo shop", "custom"
@@ -142,10 +146,17 @@ async def _first_start(runtime: Runtime, demo: bool, url: str, token: str, kept:
             created = await asyncio.to_thread(install_demo, runtime.db, workspace_id, utcnow())
         now = utcnow()
         fresh = [requests.queued(workspace_id, aud, "created", now) for aud in created]
-        await requests.request(runtime.db, runtime.broker, runtime.redis, fresh)
+        await asyncio.to_thread(runs.record_requests, runtime.db, fresh)
         state["demo_loaded"] = True
+    state_path.write_text(json.dumps(state, indent=2))
+    return key, fresh
+
+
+def _banner(runtime: Runtime, url: str, token: str, kept: bool, key: str | None) -> None:
     # The kept admin token is shown by the first start that comes this far (one that
     # failed earlier may have made it), then only where it is kept.
+    state_path = _state_file(runtime.settings)
+    state = json.loads(state_path.read_text()) if state_path.exists() else {}
     show_token = kept and not state.get("admin_token_shown")
     state["admin_token_shown"] = state.get("admin_token_shown") or kept
     state_path.write_text(json.dumps(state, indent=2))
@@ -193,10 +204,17 @@ def start_all(port: int | None, data_dir: Path | None, demo_data: bool, evaluato
             stop = asyncio.Event()
             install_signal_handlers(stop)
 
-            async def ready(runtime: Runtime) -> None:
-                await _first_start(runtime, demo_data, url, token, kept)
+            loaded: list[tuple[str | None, list[Run]]] = []
 
-            await run(settings, Options(evaluators=evaluators), stop, ready)
+            async def prepare(runtime: Runtime) -> None:
+                loaded.append(await _load(runtime, demo_data))
+
+            async def ready(runtime: Runtime) -> None:
+                key, fresh = loaded[0]
+                await requests.announce(runtime.broker, runtime.redis, fresh)
+                _banner(runtime, url, token, kept, key)
+
+            await run(settings, Options(evaluators=evaluators), stop, ready, prepare)
 
         _run_until_stopped(main)
 
