@@ -1,8 +1,9 @@
 """`gurulu admin`: operator commands that take the admin token (`GURULU_ADMIN_TOKEN`), not
-a workspace's key: create a workspace and change its plan.
+a workspace's key: list and create workspaces, change a plan, and rotate secret keys.
 
-A new workspace's secret key is shown once by the API, so `create` prints it as a ready
-`export` line; with `--json` it is in the body like everything else.
+A secret key is shown once by the API, so `create` and `new-key` print it as a ready
+`export` line; with `--json` it is in the body like everything else. A rotation is
+`new-key`, moving the workspace's clients to it, then `revoke-key` of the old one.
 """
 
 from __future__ import annotations
@@ -16,12 +17,54 @@ from ..client import segment
 from .common import Json, session
 
 app = typer.Typer(help="Operator commands (take GURULU_ADMIN_TOKEN).")
-workspace = typer.Typer(help="Workspaces and their plans.")
+workspace = typer.Typer(help="Workspaces, their plans and their secret keys.")
 app.add_typer(workspace, name="workspace")
 
 Plan = Annotated[
     Literal["free", "custom"], typer.Option(help="free: 3 active audiences; custom: unlimited.")
 ]
+
+
+WorkspaceId = Annotated[str, typer.Argument(help="The workspace's id (ws_…).")]
+
+
+@workspace.command("list")
+def list_workspaces(ctx: typer.Context, json: Json = False) -> None:
+    """Every workspace, oldest first."""
+    with session(ctx, admin=True) as api:
+        reply = api.get("/v1/admin/workspaces")
+    output.emit(reply, json, _workspaces)
+
+
+@workspace.command("keys")
+def list_keys(ctx: typer.Context, workspace_id: WorkspaceId, json: Json = False) -> None:
+    """A workspace's secret keys: their ids and when they were made (never the keys)."""
+    with session(ctx, admin=True) as api:
+        reply = api.get(f"/v1/admin/workspaces/{segment(workspace_id)}/keys")
+    output.emit(reply, json, _keys)
+
+
+@workspace.command("new-key")
+def new_key(ctx: typer.Context, workspace_id: WorkspaceId, json: Json = False) -> None:
+    """Issue another secret key (shown once); the workspace's other keys keep working."""
+    with session(ctx, admin=True) as api:
+        reply = api.post(f"/v1/admin/workspaces/{segment(workspace_id)}/keys")
+    output.emit(reply, json, _new_key)
+
+
+@workspace.command("revoke-key")
+def revoke_key(
+    ctx: typer.Context,
+    workspace_id: WorkspaceId,
+    key_id: Annotated[str, typer.Argument(help="The key's id, as `keys` lists it.")],
+    json: Json = False,
+) -> None:
+    """Revoke a secret key: requests with it are refused within half a minute, and web app
+    sessions signed in with it end at once. The last key cannot be revoked."""
+    with session(ctx, admin=True) as api:
+        path = f"/v1/admin/workspaces/{segment(workspace_id)}/keys/{segment(key_id)}"
+        reply = api.delete(path)
+    output.emit(reply, json, lambda _: output.out.print(f"Revoked key {output.text(key_id)}."))
 
 
 @workspace.command()
@@ -65,3 +108,22 @@ def _changed(changed: dict[str, Any]) -> None:
         f"Workspace {output.text(changed['name'])} ({changed['workspace_id']})"
         f" is now on the {changed['plan']} plan."
     )
+
+
+def _workspaces(page: dict[str, Any]) -> None:
+    grid = output.table("ID", "Name", "Plan")
+    for found in page["data"]:
+        grid.add_row(found["workspace_id"], output.text(found["name"]), found["plan"])
+    output.show(grid)
+
+
+def _keys(page: dict[str, Any]) -> None:
+    grid = output.table("Key", "Made")
+    for key in page["data"]:
+        grid.add_row(key["key_id"], output.relative(key["created_at"]))
+    output.show(grid)
+
+
+def _new_key(made: dict[str, Any]) -> None:
+    output.out.print(f"Key {made['key_id']} issued. The secret key, shown only this once:")
+    output.out.print(f"  export GURULU_SECRET_KEY={made['secret_key']}", soft_wrap=True)

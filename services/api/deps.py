@@ -46,6 +46,11 @@ class KeyCache:
             self._seen.clear()
         self._seen[key] = (time.monotonic(), workspace)
 
+    def forget(self, key_id: str) -> None:
+        """Drop a revoked key at once (on this replica; others let it expire)."""
+        for key in [k for k in self._seen if workspaces.key_id_of(k) == key_id]:
+            del self._seen[key]
+
 
 async def current_workspace(request: Request, ctx: ContextDep, creds: Credentials) -> Workspace:
     if creds is None or not creds.credentials:

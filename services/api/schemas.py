@@ -243,6 +243,18 @@ class WorkspaceCreated(WorkspacePublic):
     secret_key: str
 
 
+class KeyPublic(BaseModel):
+    """A secret key as it can be shown again: never the key, only its id (the part after
+    `gsk_`, before the second `_`) and when it was made."""
+
+    key_id: str
+    created_at: datetime
+
+
+class KeyCreated(KeyPublic):
+    secret_key: str
+
+
 class QuotaDimension(BaseModel):
     used: int
     limit: int | None

@@ -334,6 +334,42 @@ def test_admin_creates_a_workspace_whose_key_works_and_changes_its_plan(system):
     assert refused.returncode == 6 and "GURULU_ADMIN_TOKEN" in refused.stderr
 
 
+def test_a_workspace_key_is_rotated_without_downtime_and_the_old_one_revoked(system):
+    """Issue a new key, move to it (both work meanwhile), revoke the old one: it is refused
+    at once on this API, and the last key of a workspace cannot be revoked."""
+    admin = {"GURULU_ADMIN_TOKEN": system.admin_token}
+    made = json.loads(ok(gurulu(system, None, "admin workspace create Rotating --json", **admin)))
+    ws, old = made["workspace_id"], made["secret_key"]
+    listed = json.loads(ok(gurulu(system, None, "admin workspace list --json", **admin)))
+    assert {"workspace_id": ws, "name": "Rotating", "plan": "free"} in listed["data"]
+    [first] = json.loads(ok(gurulu(system, None, f"admin workspace keys {ws} --json", **admin)))[
+        "data"
+    ]
+    assert old.startswith(f"gsk_{first['key_id']}_") and set(first) == {"key_id", "created_at"}
+
+    last = gurulu(system, None, f"admin workspace revoke-key {ws} {first['key_id']}", **admin)
+    assert last.returncode == 1 and "last key" in last.stderr
+
+    issued = ok(gurulu(system, None, f"admin workspace new-key {ws}", **admin))
+    new = issued.split("export GURULU_SECRET_KEY=")[1].split()[0]
+    assert gurulu(system, old, "quota").returncode == 0  # both keys work during the move
+    assert gurulu(system, new, "quota").returncode == 0
+
+    revoked = gurulu(system, None, f"admin workspace revoke-key {ws} {first['key_id']}", **admin)
+    assert f"Revoked key {first['key_id']}." in ok(revoked)
+    assert gurulu(system, old, "quota").returncode == 6  # refused at once
+    assert gurulu(system, new, "quota").returncode == 0
+    keys = ok(gurulu(system, None, f"admin workspace keys {ws}", **admin))
+    assert [r[0] for r in rows(keys)] == [new.split("_")[1]]
+    again = gurulu(system, None, f"admin workspace revoke-key {ws} {first['key_id']}", **admin)
+    assert again.returncode == 3  # no such key any more
+    other, _ = system.workspace()
+    elsewhere = gurulu(
+        system, None, f"admin workspace revoke-key {other} {new.split('_')[1]}", **admin
+    )
+    assert elsewhere.returncode == 3 and gurulu(system, new, "quota").returncode == 0
+
+
 def test_a_cohort_that_feeds_an_audience_cannot_be_deleted(system, workspace, api):
     _, key = workspace
     refreshed_buyers(system, key, api)

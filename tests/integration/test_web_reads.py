@@ -14,7 +14,15 @@ from gurulu.api.web.rendering import ENV
 from gurulu.common.clock import utcnow
 from gurulu.common.ids import new_id
 from gurulu.common.settings import Settings
-from gurulu.common.store import changes, daily, destinations, runs, syncs, web_sessions
+from gurulu.common.store import (
+    changes,
+    daily,
+    destinations,
+    runs,
+    syncs,
+    web_sessions,
+    workspaces,
+)
 from gurulu.common.store.destinations import Destination
 from gurulu.common.store.syncs import Sync
 from gurulu.evaluator.refresh import refresh
@@ -106,14 +114,38 @@ def test_runs_by_request_put_the_latest_request_first_whatever_their_ids(db):
 
 
 def test_a_session_signed_out_of_no_longer_names_its_workspace(db):
-    ws = workspace(db)
-    assert web_sessions.signed_in_workspace(db, ws, "kept").workspace_id == ws
+    made, key = workspaces.create(db, "Shop", "custom")
+    ws, key_id = made.workspace_id, workspaces.key_id_of(key)
+    assert web_sessions.signed_in_workspace(db, ws, "kept", key_id).workspace_id == ws
     web_sessions.end(db, ws, "kept", utcnow() + timedelta(days=14))  # the table's TTL is real time
 
-    assert web_sessions.signed_in_workspace(db, ws, "kept") is None
-    assert web_sessions.signed_in_workspace(db, ws, "another").workspace_id == ws
-    assert web_sessions.signed_in_workspace(db, workspace(db), "kept") is not None
-    assert web_sessions.signed_in_workspace(db, "ws_gone", "another") is None
+    assert web_sessions.signed_in_workspace(db, ws, "kept", key_id) is None
+    assert web_sessions.signed_in_workspace(db, ws, "another", key_id).workspace_id == ws
+    other, other_key = workspaces.create(db, "Other", "custom")
+    other_id = workspaces.key_id_of(other_key)
+    assert web_sessions.signed_in_workspace(db, other.workspace_id, "kept", other_id)
+    assert web_sessions.signed_in_workspace(db, "ws_gone", "another", key_id) is None
+
+
+def test_a_session_ends_when_the_key_it_signed_in_with_is_revoked(db):
+    made, first = workspaces.create(db, "Shop", "custom")
+    ws, (second, _) = made.workspace_id, workspaces.issue_key(db, made.workspace_id)
+    by_first, by_second = workspaces.key_id_of(first), workspaces.key_id_of(second)
+    assert [k.key_id for k in workspaces.keys(db, ws)] == [by_first, by_second]
+    assert web_sessions.signed_in_workspace(db, ws, "s1", by_first) is not None
+
+    assert workspaces.revoke_key(db, ws, by_first)
+    assert web_sessions.signed_in_workspace(db, ws, "s1", by_first) is None
+    assert web_sessions.signed_in_workspace(db, ws, "s2", by_second) is not None
+    assert workspaces.authenticate(db, first) is None
+    assert workspaces.authenticate(db, second).workspace_id == ws
+    assert [k.key_id for k in workspaces.keys(db, ws)] == [by_second]
+    # a key is revoked only by its own workspace
+    other, _ = workspaces.create(db, "Other", "custom")
+    assert not workspaces.revoke_key(db, other.workspace_id, by_second)
+    assert workspaces.authenticate(db, second) is not None
+    # nor may a session claim another workspace's key
+    assert web_sessions.signed_in_workspace(db, other.workspace_id, "s3", by_second) is None
 
 
 def test_the_pages_say_how_often_audiences_refresh_as_it_is_set(db, tmp_path):

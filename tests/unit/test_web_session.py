@@ -4,6 +4,7 @@ server or to a TLS-terminating proxy in front of it."""
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import pytest
@@ -77,7 +78,7 @@ def test_a_session_lasts_fourteen_days_from_sign_in_however_often_it_is_written(
     from gurulu.api.web.session import MAX_AGE_SECONDS, Session
 
     session = Session()
-    session.sign_in("ws_1")
+    session.sign_in("ws_1", "0123456789abcdef")
     claimed = session.signed_in_as
     assert claimed is not None and claimed[0] == "ws_1"
 
@@ -86,3 +87,6 @@ def test_a_session_lasts_fourteen_days_from_sign_in_however_often_it_is_written(
     session["since"] -= 120  # past 14 days, whenever its cookie was last written
     assert session.signed_in_as is None
     assert Session({"ws": "ws_1", "sid": "s"}).signed_in_as is None  # no sign-in time
+    now = int(time.time())
+    assert Session({"ws": "ws_1", "sid": "s", "since": now}).signed_in_as is None  # no key
+    assert Session({"ws": "ws_1", "sid": "s", "since": now, "key": "k"}).signed_in_as

@@ -56,13 +56,18 @@ def end(db: ClickHouse, workspace_id: str, session_id: str, expires_at: datetime
     )
 
 
-def signed_in_workspace(db: ClickHouse, workspace_id: str, session_id: str) -> Workspace | None:
-    """The session's workspace, or None when the workspace is gone or the session ended."""
+def signed_in_workspace(
+    db: ClickHouse, workspace_id: str, session_id: str, key_id: str
+) -> Workspace | None:
+    """The session's workspace, or None when the workspace is gone, the session ended, or
+    the key it was signed in with has been revoked."""
     row = db.one(
         "SELECT workspace_id, name, plan, created_at, updated_at FROM workspaces FINAL"
         " WHERE workspace_id = {ws:String}"
         " AND {sid:String} NOT IN (SELECT session_id FROM web_sessions_ended"
-        " WHERE workspace_id = {ws:String} AND session_id = {sid:String})",
-        {"ws": workspace_id, "sid": session_id},
+        " WHERE workspace_id = {ws:String} AND session_id = {sid:String})"
+        " AND {key:String} IN (SELECT key_id FROM workspace_keys FINAL"
+        " WHERE key_id = {key:String} AND workspace_id = {ws:String})",
+        {"ws": workspace_id, "sid": session_id, "key": key_id},
     )
     return Workspace(**row) if row else None

@@ -36,6 +36,14 @@ class Workspace:
         return PLAN_LIMITS[self.plan]
 
 
+@dataclass(frozen=True)
+class Key:
+    """A workspace's secret key as it can be shown again: its id and when it was made."""
+
+    key_id: str
+    created_at: datetime
+
+
 _COLUMNS = ("workspace_id", "name", "plan", "created_at", "updated_at", "version")
 
 
@@ -60,25 +68,62 @@ def create(db: ClickHouse, name: str, plan: Plan) -> tuple[Workspace, str]:
     now = utcnow()
     workspace = Workspace(new_id("ws"), name, plan, now, now)
     save(db, workspace)
-    return workspace, issue_key(db, workspace.workspace_id)
+    key, _ = issue_key(db, workspace.workspace_id)
+    return workspace, key
 
 
-def issue_key(db: ClickHouse, workspace_id: str) -> str:
-    key_id = secrets.token_hex(8)
+_KEY_COLUMNS = ("key_id", "workspace_id", "secret_hash", "created_at", "version", "is_deleted")
+
+
+def issue_key(db: ClickHouse, workspace_id: str) -> tuple[str, Key]:
+    """A new secret key for the workspace (shown once) and what can be shown of it again;
+    its other keys keep working (a rotation issues the new one, moves the clients over,
+    then revokes the old)."""
+    made = Key(secrets.token_hex(8), utcnow())
     secret = secrets.token_urlsafe(32)
     db.insert(
         "workspace_keys",
-        [(key_id, workspace_id, _hash(secret), utcnow(), next_version())],
-        ("key_id", "workspace_id", "secret_hash", "created_at", "version"),
+        [(made.key_id, workspace_id, _hash(secret), made.created_at, next_version(), 0)],
+        _KEY_COLUMNS,
     )
-    return f"gsk_{key_id}_{secret}"
+    return f"gsk_{made.key_id}_{secret}", made
+
+
+def key_id_of(key: str) -> str:
+    """The id part of a secret key (`gsk_<id>_<secret>`); "" when it is not shaped so."""
+    prefix, _, rest = key.partition("_")
+    key_id, _, secret = rest.partition("_")
+    return key_id if prefix == "gsk" and len(key_id) == 16 and secret else ""
+
+
+def keys(db: ClickHouse, workspace_id: str) -> list[Key]:
+    rows = db.rows(
+        "SELECT key_id, created_at FROM workspace_keys FINAL"
+        " WHERE workspace_id = {ws:String} ORDER BY created_at, key_id",
+        {"ws": workspace_id},
+    )
+    return [Key(key_id, created_at) for key_id, created_at in rows]
+
+
+def revoke_key(db: ClickHouse, workspace_id: str, key_id: str) -> bool:
+    """Revoke one of the workspace's keys; False if it has no such key."""
+    row = db.one(
+        "SELECT secret_hash, created_at FROM workspace_keys FINAL"
+        " WHERE key_id = {id:String} AND workspace_id = {ws:String}",
+        {"id": key_id, "ws": workspace_id},
+    )
+    if row is None:
+        return False
+    values = (key_id, workspace_id, row["secret_hash"], row["created_at"], next_version(), 1)
+    db.insert("workspace_keys", [values], _KEY_COLUMNS)
+    return True
 
 
 def authenticate(db: ClickHouse, key: str) -> Workspace | None:
-    prefix, _, rest = key.partition("_")
-    key_id, _, secret = rest.partition("_")
-    if prefix != "gsk" or len(key_id) != 16 or not secret:
+    key_id = key_id_of(key)
+    if not key_id:
         return None
+    secret = key.split("_", 2)[2]
     row = db.one(
         "SELECT workspace_id, secret_hash FROM workspace_keys FINAL WHERE key_id = {id:String}",
         {"id": key_id},
@@ -86,6 +131,14 @@ def authenticate(db: ClickHouse, key: str) -> Workspace | None:
     if row is None or not hmac.compare_digest(row["secret_hash"], _hash(secret)):
         return None
     return get(db, row["workspace_id"])
+
+
+def list_all(db: ClickHouse) -> list[Workspace]:
+    rows = db.dicts(
+        "SELECT workspace_id, name, plan, created_at, updated_at FROM workspaces FINAL"
+        " ORDER BY created_at, workspace_id"
+    )
+    return [Workspace(**row) for row in rows]
 
 
 def get(db: ClickHouse, workspace_id: str) -> Workspace | None:

@@ -88,7 +88,7 @@ async def login(request: Request, ctx: ContextDep, form: Form) -> Response:
             error=error,
             notice=None,
         )
-    session_of(request).sign_in(workspace.workspace_id)
+    session_of(request).sign_in(workspace.workspace_id, workspaces.key_id_of(key))
     if unsaved:
         flash(
             request,

@@ -51,7 +51,9 @@ async def signed_in(request: Request, ctx: ContextDep) -> Workspace:
     claimed = session.signed_in_as
     workspace = None
     if claimed is not None:
-        workspace = await ctx.run(web_sessions.signed_in_workspace, ctx.db, *claimed)
+        workspace = await ctx.run(
+            web_sessions.signed_in_workspace, ctx.db, *claimed, session.key_id
+        )
     if workspace is None:
         if "ws" in session:
             session.restart()

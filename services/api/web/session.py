@@ -1,7 +1,8 @@
 """The web app's session: a signed cookie, and the CSRF token that lives in it.
 
 The cookie holds the signed-in workspace's id (never its secret key), a random session id,
-a random CSRF token and a one-shot flash message, as JSON signed with itsdangerous; it is
+the id of the key it signed in with (revoking that key ends the session), a random CSRF
+token and a one-shot flash message, as JSON signed with itsdangerous; it is
 HttpOnly, SameSite=Lax, scoped to /app, Secure when the browser came over https (to this
 server or to a proxy that says so in `X-Forwarded-Proto` or `Forwarded`); a session lasts
 14 days from sign-in, however often its cookie is written again. Signing out records the
@@ -56,25 +57,33 @@ class Session(dict[str, Any]):
         self.clear()
         self["csrf"] = secrets.token_urlsafe(32)
 
-    def sign_in(self, workspace_id: str) -> None:
-        """A new session for the workspace, with an id of its own that sign-out ends."""
+    def sign_in(self, workspace_id: str, key_id: str) -> None:
+        """A new session for the workspace, with an id of its own that sign-out ends; it
+        lasts while the key it was signed in with is not revoked."""
         self.restart()
         self["ws"] = workspace_id
         self["sid"] = secrets.token_urlsafe(18)
+        self["key"] = key_id
         self["since"] = int(time.time())
 
     @property
     def signed_in_as(self) -> tuple[str, str] | None:
-        """The workspace and session ids this session claims, if it claims both and was
-        signed in less than 14 days ago (however often its cookie was written since)."""
+        """The workspace and session ids this session claims, if it claims both (and the key
+        it was signed in with) and was signed in less than 14 days ago (however often its
+        cookie was written since)."""
         workspace_id, session_id, since = self.get("ws"), self.get("sid"), self.get("since")
         if not (isinstance(workspace_id, str) and workspace_id):
             return None
         if not (isinstance(session_id, str) and session_id and isinstance(since, int)):
             return None
-        if time.time() - since > MAX_AGE_SECONDS:
+        if not self.key_id or time.time() - since > MAX_AGE_SECONDS:
             return None
         return workspace_id, session_id
+
+    @property
+    def key_id(self) -> str:
+        key_id = self.get("key")
+        return key_id if isinstance(key_id, str) else ""
 
     @property
     def csrf(self) -> str:
