@@ -80,6 +80,18 @@ def _is_json(request: Request) -> bool:
     return content_type in ("", "application/json") or content_type.endswith("+json")
 
 
+def _not_json(request: Request) -> str | None:
+    """Why a body will not be read as JSON, if it will not: another Content-Type, or a
+    compressed body. (Said as such, rather than as the 422 a model would give it.)"""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip()
+    encoding = request.headers.get("content-encoding", "").strip().lower()
+    if encoding not in ("", "identity"):
+        return f"the body must not be compressed (Content-Encoding: {encoding[:40]})"
+    if not _is_json(request):
+        return f"the body must be JSON, sent as application/json (not {content_type[:60]})"
+    return None
+
+
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
 
@@ -93,6 +105,8 @@ class JsonRoute(APIRoute):
             return handler
 
         async def checked(request: Request) -> Response:
+            if request.method in _BODY_METHODS and (refusal := _not_json(request)):
+                return error_response(415, "unsupported_media_type", refusal)
             if request.method in _BODY_METHODS and _is_json(request) and await request.body():
                 try:
                     await read_json(request)

@@ -44,6 +44,8 @@ _MEANINGS = {
     409: "The request conflicts with the current state (`conflict`): a name in use, a"
     " cohort something is built on, a paused audience or destination.",
     413: "The body is larger than 8 MB (`payload_too_large`).",
+    415: "The body is not JSON, or is compressed (`unsupported_media_type`): send it"
+    " uncompressed with `Content-Type: application/json`.",
     422: "The request is not valid (`invalid_request`): `field` names what is wrong, `errors`"
     " lists every problem.",
     503: "Another change to the workspace holds it (`busy`), or Redis cannot be reached"

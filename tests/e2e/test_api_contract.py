@@ -308,6 +308,27 @@ def snapshot(api: httpx.Client, audience_id: str) -> tuple:
     )
 
 
+@pytest.mark.parametrize(
+    "headers,said",
+    [
+        ({"content-type": "text/plain"}, "must be JSON, sent as application/json"),
+        ({"content-type": "application/x-ndjson"}, "must be JSON"),
+        ({"content-type": "application/x-www-form-urlencoded"}, "must be JSON"),
+        ({"content-type": "application/json", "content-encoding": "gzip"}, "not be compressed"),
+    ],
+    ids=["text", "ndjson", "form", "gzip"],
+)
+def test_a_body_that_is_not_json_is_415_saying_how_to_send_it(api, headers, said):
+    before = api.post("/v1/cohorts/preview", json={"rules": ["not event:x"]}).json()["count"]
+    body = b'{"events": [{"event": "x", "person_id": "p415"}]}'
+    answer = api.post("/v1/events", content=body, headers=headers)
+    assert answer.status_code == 415, answer.text
+    error = answer.json()["error"]
+    assert error["code"] == "unsupported_media_type" and said in error["message"]
+    after = api.post("/v1/cohorts/preview", json={"rules": ["not event:x"]}).json()["count"]
+    assert after == before
+
+
 def test_a_lone_surrogate_sent_without_a_content_type_is_refused_too(api):
     before = api.post("/v1/cohorts/preview", json={"rules": ["not event:x"]}).json()["count"]
     body = b'{"persons": [{"person_id": "ghost", "properties": {"k": "\\ud800"}}]}'

@@ -35,7 +35,7 @@ router = APIRouter(
     tags=["admin"],
     dependencies=[AdminDep],
     route_class=JsonRoute,
-    responses=errors(401, 422),
+    responses=errors(401, 415, 422),
 )
 KEYS_LOCK = "keys"
 

@@ -30,7 +30,7 @@ router = APIRouter(
     prefix="/v1",
     tags=["audiences"],
     route_class=JsonRoute,
-    responses=errors(401, 422),
+    responses=errors(401, 415, 422),
 )
 
 

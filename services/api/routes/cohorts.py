@@ -16,7 +16,7 @@ router = APIRouter(
     prefix="/v1/cohorts",
     tags=["cohorts"],
     route_class=JsonRoute,
-    responses=errors(401, 422),
+    responses=errors(401, 415, 422),
 )
 NAMES_LOCK = "cohort-names"
 

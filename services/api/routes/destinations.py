@@ -30,7 +30,7 @@ router = APIRouter(
     prefix="/v1/audiences/{audience_id}/destinations",
     tags=["destinations"],
     route_class=JsonRoute,
-    responses=errors(401, 404, 422),
+    responses=errors(401, 404, 415, 422),
 )
 
 

@@ -17,7 +17,7 @@ router = APIRouter(
     prefix="/v1",
     tags=["ingest"],
     route_class=JsonRoute,
-    responses=errors(401, 413, 422),
+    responses=errors(401, 413, 415, 422),
 )
 
 
