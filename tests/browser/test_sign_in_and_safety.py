@@ -100,6 +100,24 @@ def test_another_workspaces_ids_answer_the_apps_404(page: Page, running: Running
         assert demo.get(f"/v1/audiences/{audience['id']}").status_code == 200
 
 
+def test_revoking_the_key_a_session_signed_in_with_ends_that_session(
+    page: Page, running: Running
+) -> None:
+    workspace_id, key = running.system.workspace()
+    sign_in(page, running.url, key)
+    expect(page).to_have_url(f"{running.url}/app/audiences")
+    with running.system.admin() as admin:
+        keys = f"/v1/admin/workspaces/{workspace_id}/keys"
+        successor = admin.post(keys).json()["secret_key"]
+        old_id = key.split("_")[1]
+        assert admin.delete(f"{keys}/{old_id}").status_code == 204
+
+    page.goto(f"{running.url}/app/cohorts")
+    expect(page).to_have_url(re.compile(r"/app/login\?next=/app/cohorts$"))
+    sign_in(page, running.url, successor)
+    expect(page).to_have_url(f"{running.url}/app/audiences")
+
+
 def test_a_post_without_the_csrf_token_is_refused_and_changes_nothing(
     page: Page, running: Running
 ) -> None:
