@@ -127,11 +127,22 @@ class ClickHouse:
             summary = client.command(sql, parameters=params or {})
         return Stats.of(getattr(summary, "summary", {}) or {})
 
-    def insert(self, table: str, rows: Sequence[Sequence[Any]], columns: Sequence[str]) -> None:
+    def insert(
+        self,
+        table: str,
+        rows: Sequence[Sequence[Any]],
+        columns: Sequence[str],
+        deduplication_token: str | None = None,
+    ) -> None:
+        """Insert `rows`; with `deduplication_token`, an insert with the same token among
+        the table's latest (its deduplication window) is not stored again."""
         if not rows:
             return
+        settings = (
+            {"insert_deduplication_token": deduplication_token} if deduplication_token else None
+        )
         with self.session() as client:
-            client.insert(table, rows, column_names=list(columns))
+            client.insert(table, rows, column_names=list(columns), settings=settings)
 
     def stream(self, sql: str, params: Params | None = None, fmt: str = "CSV") -> Iterator[bytes]:
         """Yield the result in `fmt` as ClickHouse produces it, a block at a time, so that

@@ -307,12 +307,30 @@ def _web_sessions(database: str, cluster: str | None) -> list[str]:
     return ddl(database, cluster)
 
 
+# How many of the latest inserts into events remember their deduplication token: a batch
+# of events sent again with the same Idempotency-Key within them is not stored twice.
+DEDUPLICATION_WINDOW = 10_000
+
+
+def _retried_batches(database: str, cluster: str | None) -> list[str]:
+    if cluster:
+        return [
+            f"ALTER TABLE `{database}`.`events_local` ON CLUSTER `{cluster}`"
+            f" MODIFY SETTING replicated_deduplication_window = {DEDUPLICATION_WINDOW}"
+        ]
+    return [
+        f"ALTER TABLE `{database}`.`events`"
+        f" MODIFY SETTING non_replicated_deduplication_window = {DEDUPLICATION_WINDOW}"
+    ]
+
+
 Migration = tuple[int, str, Callable[[str, str | None], list[str]]]
 
 MIGRATIONS: tuple[Migration, ...] = (
     (1, "core tables", _core),
     (2, "destinations", _destinations),
     (3, "ended web sessions", _web_sessions),
+    (4, "events remember the batches sent with an idempotency key", _retried_batches),
 )
 
 

@@ -329,6 +329,32 @@ def test_a_body_that_is_not_json_is_415_saying_how_to_send_it(api, headers, said
     assert after == before
 
 
+def test_a_batch_of_events_sent_again_with_its_idempotency_key_is_stored_once(system, api):
+    batch = {"events": [{"event": "retried", "person_id": "ana"}]}  # no timestamp: "now"
+    first = api.post("/v1/events", json=batch, headers={"Idempotency-Key": "batch-1"})
+    again = api.post("/v1/events", json=batch, headers={"Idempotency-Key": "batch-1"})
+    assert first.json() == again.json() == {"accepted": 1}
+
+    def counted(rule: str) -> int:
+        return api.post("/v1/cohorts/preview", json={"rules": [rule]}).json()["count"]
+
+    assert (counted("event:retried"), counted("event:retried count >= 2")) == (1, 0)
+    api.post("/v1/events", json=batch, headers={"Idempotency-Key": "batch-2"})
+    api.post("/v1/events", json=batch)  # no key: stored each time
+    assert counted("event:retried count = 3") == 1
+    # the key is the workspace's own: another workspace's batch with it is stored
+    _, other = system.workspace()
+    with system.client(other) as theirs:
+        theirs.post("/v1/events", json=batch, headers={"Idempotency-Key": "batch-1"})
+        preview = theirs.post("/v1/cohorts/preview", json={"rules": ["event:retried"]})
+        assert preview.json()["count"] == 1
+    for bad in ("with space", "x" * 201, "ünicode"):
+        refused = api.post("/v1/events", json=batch, headers={"Idempotency-Key": bad.encode()})
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["error"]["field"] == "Idempotency-Key"
+    assert counted("event:retried count = 3") == 1
+
+
 def test_a_lone_surrogate_sent_without_a_content_type_is_refused_too(api):
     before = api.post("/v1/cohorts/preview", json={"rules": ["not event:x"]}).json()["count"]
     body = b'{"persons": [{"person_id": "ghost", "properties": {"k": "\\ud800"}}]}'

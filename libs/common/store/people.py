@@ -43,7 +43,11 @@ def as_text(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-def insert_events(db: ClickHouse, workspace_id: str, events: Sequence[Event]) -> int:
+def insert_events(
+    db: ClickHouse, workspace_id: str, events: Sequence[Event], idempotency_key: str | None = None
+) -> int:
+    """Store a batch of events. A batch sent with an `idempotency_key` this workspace has
+    sent a batch with lately is taken as that batch sent again, and not stored twice."""
     rows = [
         (
             workspace_id,
@@ -54,7 +58,9 @@ def insert_events(db: ClickHouse, workspace_id: str, events: Sequence[Event]) ->
         )
         for e in events
     ]
-    db.insert("events", rows, ("workspace_id", "event", "person_id", "timestamp", "properties"))
+    token = f"{workspace_id}:{idempotency_key}" if idempotency_key else None
+    columns = ("workspace_id", "event", "person_id", "timestamp", "properties")
+    db.insert("events", rows, columns, deduplication_token=token)
     return len(rows)
 
 
