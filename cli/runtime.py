@@ -118,10 +118,6 @@ class Runtime:
             )
         except Exception as error:
             where = _without_password(settings.clickhouse_dsn)
-            if "Another server instance in same directory" in str(error):
-                raise CannotStart(
-                    f"another gurulu is already running on {settings.data_path}"
-                ) from error
             raise CannotStart(f"cannot open ClickHouse at {where}: {_first_line(error)}") from error
         await asyncio.to_thread(migrate, self.db)
         url = settings.redis_url

@@ -59,8 +59,9 @@ def revoke_key(
     key_id: Annotated[str, typer.Argument(help="The key's id, as `keys` lists it.")],
     json: Json = False,
 ) -> None:
-    """Revoke a secret key: requests with it are refused within half a minute, and web app
-    sessions signed in with it end at once. The last key cannot be revoked."""
+    """Revoke a secret key: the API refuses it (at once where it was revoked, within half a
+    minute on other replicas) and web app sessions signed in with it end. The last key
+    cannot be revoked."""
     with session(ctx, admin=True) as api:
         path = f"/v1/admin/workspaces/{segment(workspace_id)}/keys/{segment(key_id)}"
         reply = api.delete(path)
