@@ -3,13 +3,14 @@ crashes between any two of its writes."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
 
 from gurulu.api import cohorts as cohort_cases
 from gurulu.common.clickhouse import ClickHouse
-from gurulu.common.store import changes, runs
+from gurulu.common.store import audiences, changes, runs
 from gurulu.evaluator.refresh import refresh
 from tests.support import NOW, ago, audience, cohort, events, matching, members, request, workspace
 
@@ -195,6 +196,24 @@ def test_a_refresh_of_an_audience_whose_cohort_is_gone_fails_with_a_reason(db, s
     assert done.status == "failed"
     assert "source cohort" in done.error
     assert members(db, aud) == {}
+
+
+@pytest.mark.parametrize("status", ["paused", "archived"])
+def test_a_refresh_asked_for_before_its_audience_stopped_fails_and_changes_nothing(
+    db, shop, status
+):
+    ws, _, aud = shop
+    first = run_at(db, aud, NOW)
+    before = members(db, aud)
+    owed = request(db, aud, at=NOW + timedelta(hours=1))
+    audiences.save(db, replace(aud, status=status))  # paused or archived while it waited
+    events(db, ws, ("eve", "add_to_cart", NOW))
+    done = refresh(db, ws, aud.audience_id, owed.run_id, clock=clock_at(NOW + timedelta(hours=1)))
+    assert (done.status, done.error) == (
+        "failed",
+        f"the audience was {status} before this refresh ran",
+    )
+    assert members(db, aud) == before and first.member_count == len(before)
 
 
 def test_a_delta_abandoned_before_it_was_committed_is_never_applied(db):
