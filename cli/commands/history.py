@@ -20,11 +20,29 @@ AudienceId = Annotated[str, typer.Argument(help="The audience's id (aud_…).")]
 RUN_COLUMNS = ("Run", "Reason", "Status", "Requested", "Took>", "Members>", "Joined>", "Left>")
 
 
-def runs(ctx: typer.Context, audience: AudienceId, json: Json = False) -> None:
-    """List an audience's refresh runs, newest first."""
+def runs(
+    ctx: typer.Context,
+    audience: AudienceId,
+    limit: Annotated[int, typer.Option(help="How many runs at most.", min=1, max=1000)] = 100,
+    before: Annotated[
+        str | None,
+        typer.Option(help="The runs after this run id (the next page).", show_default=False),
+    ] = None,
+    json: Json = False,
+) -> None:
+    """List an audience's refresh runs, newest first, a page at a time."""
     with session(ctx) as api:
-        reply = api.get(f"/v1/audiences/{segment(audience)}/runs")
-    output.emit(reply, json, _runs)
+        reply = api.get(f"/v1/audiences/{segment(audience)}/runs", limit=limit, before=before)
+
+    def show(page: dict[str, Any]) -> None:
+        _runs(page)
+        if page.get("next_before"):
+            output.out.print(
+                f"[dim]Older runs: gurulu audience runs {output.text(audience)}"
+                f" --before {page['next_before']}[/]"
+            )
+
+    output.emit(reply, json, show)
 
 
 def changes(ctx: typer.Context, audience: AudienceId, json: Json = False) -> None:

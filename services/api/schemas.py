@@ -267,3 +267,10 @@ class QuotaPublic(BaseModel):
 
 class Page(BaseModel, Generic[T]):
     data: list[T]
+
+
+class RunsPage(Page[RunPublic]):
+    """A page of runs; `next_before` is the run to ask `?before=` for the next page (the
+    page's last), or null when there is none."""
+
+    next_before: str | None = None

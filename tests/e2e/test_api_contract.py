@@ -504,6 +504,23 @@ def test_a_preview_notices_an_event_name_that_was_never_seen(api):
     assert (seen["count"], seen["notices"]) == (1, [])
 
 
+def test_runs_come_a_page_at_a_time(api):
+    _, audience = cohort_and_audience(api)
+    path = f"/v1/audiences/{audience['id']}/runs"
+    wait_for(lambda: api.get(path).json()["data"][0]["status"] == "succeeded")
+    asked = api.post(f"/v1/audiences/{audience['id']}/refresh").json()["run_id"]
+    wait_for(lambda: api.get(path).json()["data"][0]["status"] == "succeeded")
+    first = api.get(path, params={"limit": 1}).json()
+    assert [r["run_id"] for r in first["data"]] == [asked] and first["next_before"] == asked
+    rest = api.get(path, params={"limit": 1, "before": asked}).json()
+    assert [r["reason"] for r in rest["data"]] == ["created"]
+    last = api.get(path, params={"limit": 1, "before": rest["next_before"]}).json()
+    assert last == {"data": [], "next_before": None}
+    assert api.get(path).json()["next_before"] is None  # a page not full is the last
+    unknown = api.get(path, params={"before": "run_unknown"})
+    assert unknown.status_code == 422 and unknown.json()["error"]["field"] == "before"
+
+
 def test_runs_and_changes_describe_the_refreshes(api):
     _, audience = cohort_and_audience(api)
     runs = wait_for(

@@ -207,6 +207,11 @@ def test_an_audience_can_be_refreshed_inspected_paused_resumed_and_deleted(syste
     assert [run[1:3] for run in runs] == [["manual", "succeeded"], ["created", "succeeded"]]
     assert runs[0][0] == run_id
     assert runs[1][5:8] == ["2", "+2", "0"]
+    newest = ok(gurulu(system, key, f"audience runs {audience_id} --limit 1"))
+    assert [r[0] for r in rows(newest)] == [run_id]
+    assert f"Older runs: gurulu audience runs {audience_id} --before {run_id}" in newest
+    older = ok(gurulu(system, key, f"audience runs {audience_id} --before {run_id}"))
+    assert [r[1] for r in rows(older)] == ["created"] and "Older runs" not in older
     assert rows(changes)[0][1:5] == ["2", "+2", "0", "+2"] and "█" in changes
 
     assert "Paused Buyers" in ok(gurulu(system, key, f"audience pause {audience_id}"))

@@ -113,6 +113,22 @@ def test_runs_by_request_put_the_latest_request_first_whatever_their_ids(db):
     assert runs.latest_by_audience(db, ws)[aud.audience_id].run_id == newer.run_id
 
 
+def test_runs_page_by_page_follow_one_order_without_gaps_or_repeats(db):
+    ws = workspace(db)
+    aud = audience(db, ws, cohort(db, ws, "all", "event:visit"))
+    made = [request(db, aud, at=NOW - timedelta(hours=n % 4)) for n in range(7)]  # ties too
+    pages, before = [], None
+    while True:
+        page = runs.recent(db, ws, aud.audience_id, 3, before)
+        pages.append([r.run_id for r in page])
+        if len(page) < 3:
+            break
+        before = page[-1]
+    seen = [run_id for page in pages for run_id in page]
+    assert seen == [r.run_id for r in runs.recent(db, ws, aud.audience_id, 100)]
+    assert sorted(seen) == sorted(r.run_id for r in made) and [len(p) for p in pages] == [3, 3, 1]
+
+
 def test_a_session_signed_out_of_no_longer_names_its_workspace(db):
     made, key = workspaces.create(db, "Shop", "custom")
     ws, key_id = made.workspace_id, workspaces.key_id_of(key)

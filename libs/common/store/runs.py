@@ -80,13 +80,23 @@ def get(db: ClickHouse, workspace_id: str, audience_id: str, run_id: str) -> Run
     return _run(row) if row else None
 
 
-def recent(db: ClickHouse, workspace_id: str, audience_id: str, limit: int = 100) -> list[Run]:
+def recent(
+    db: ClickHouse,
+    workspace_id: str,
+    audience_id: str,
+    limit: int = 100,
+    before: Run | None = None,
+) -> list[Run]:
     """The audience's runs, the latest requested first (as people read a run list; a run id
     made for another time — a catch-up's names its interval, a backfill's its day — need
-    not sort by request time)."""
+    not sort by request time); with `before`, those that come after it in that order."""
+    params: dict[str, object] = {"ws": workspace_id, "aud": audience_id, "limit": limit}
+    after = ""
+    if before is not None:
+        after = " AND (requested_at, run_id) < ({at:DateTime64(6, 'UTC')}, {run:String})"
+        params |= {"at": before.requested_at, "run": before.run_id}
     rows = db.dicts(
-        _SELECT + " ORDER BY requested_at DESC, run_id DESC LIMIT {limit:UInt32}",
-        {"ws": workspace_id, "aud": audience_id, "limit": limit},
+        _SELECT + after + " ORDER BY requested_at DESC, run_id DESC LIMIT {limit:UInt32}", params
     )
     return [_run(row) for row in rows]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import StreamingResponse
 
+from gurulu.common.errors import InvalidRequest
 from gurulu.common.store import audiences as store
 from gurulu.common.store import cohorts, daily, runs
 from gurulu.common.store.audiences import Audience
@@ -23,7 +24,7 @@ from ..schemas import (
     QuotaDimension,
     QuotaPublic,
     RefreshAccepted,
-    RunPublic,
+    RunsPage,
 )
 
 router = APIRouter(
@@ -99,10 +100,22 @@ async def list_runs(
     ws: WorkspaceDep,
     ctx: ContextDep,
     limit: int = Query(default=100, ge=1, le=1000),
-) -> Page[RunPublic]:
+    before: str | None = Query(
+        default=None,
+        max_length=200,
+        description="A run id: the runs that come after it, newest first (the previous"
+        " page's `next_before`).",
+    ),
+) -> RunsPage:
     await audiences.get(ctx, ws.workspace_id, audience_id)
-    found = await ctx.run(runs.recent, ctx.db, ws.workspace_id, audience_id, limit)
-    return Page[RunPublic](data=[views.run(r) for r in found])
+    after = None
+    if before is not None:
+        after = await ctx.run(runs.get, ctx.db, ws.workspace_id, audience_id, before)
+        if after is None:
+            raise InvalidRequest(f"before: no run {before!r} of this audience", field="before")
+    found = await ctx.run(runs.recent, ctx.db, ws.workspace_id, audience_id, limit, after)
+    more = found[-1].run_id if len(found) == limit else None
+    return RunsPage(data=[views.run(r) for r in found], next_before=more)
 
 
 @router.get("/audiences/{audience_id}/changes", responses=errors(404))
