@@ -109,6 +109,12 @@ def _changed(changed: dict[str, Any]) -> None:
         f"Workspace {output.text(changed['name'])} ({changed['workspace_id']})"
         f" is now on the {changed['plan']} plan."
     )
+    active, limit = changed["active_audiences"], changed["audience_limit"]
+    if limit is not None and active > limit:
+        output.out.print(
+            f"[yellow]It has {active} active audiences, over the plan's {limit}:[/] they keep"
+            " running; new and resumed audiences are refused until it is back under."
+        )
 
 
 def _workspaces(page: dict[str, Any]) -> None:

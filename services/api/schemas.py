@@ -243,6 +243,15 @@ class WorkspaceCreated(WorkspacePublic):
     secret_key: str
 
 
+class WorkspaceChanged(WorkspacePublic):
+    """A workspace after its plan changed, with its active audiences against the plan's
+    limit: over it, those running keep running, and new or resumed ones are refused until
+    it is back under."""
+
+    active_audiences: int
+    audience_limit: int | None
+
+
 class KeyPublic(BaseModel):
     """A secret key as it can be shown again: never the key, only its id (the part after
     `gsk_`, before the second `_`) and when it was made."""

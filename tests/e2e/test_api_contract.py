@@ -91,6 +91,22 @@ def test_at_the_limit_resume_is_refused_existing_ones_keep_running_and_archive_f
         assert again.status_code == 200 and again.json()["status"] == "active"
 
 
+def test_a_plan_downgrade_below_the_audiences_running_says_so_and_stops_none(system):
+    workspace_id, key = system.workspace(plan="custom")
+    with system.client(key) as api:
+        api.post("/v1/cohorts", json={"name": "all", "rules": ["not event:nothing"]})
+        for i in range(4):
+            api.post("/v1/audiences", json={"name": f"a{i}", "source_cohort_id": "all"})
+    with system.admin() as admin:
+        changed = admin.patch(f"/v1/admin/workspaces/{workspace_id}", json={"plan": "free"})
+    assert (changed.json()["active_audiences"], changed.json()["audience_limit"]) == (4, 3)
+    with system.client(key) as api:
+        listed = api.get("/v1/audiences").json()["data"]
+        assert [a["status"] for a in listed] == ["active"] * 4
+        refused = api.post("/v1/audiences", json={"name": "a4", "source_cohort_id": "all"})
+        assert refused.status_code == 402 and refused.json()["error"]["used"] == 4
+
+
 def test_a_plan_upgrade_lifts_the_limit(system):
     workspace_id, key = system.workspace(plan="free")
     with system.admin() as admin:

@@ -333,7 +333,7 @@ def test_admin_creates_a_workspace_whose_key_works_and_changes_its_plan(system):
     refused = gurulu(system, None, "admin workspace create Nope")
 
     assert workspace["name"] == "Acme" and workspace["plan"] == "free"
-    assert "is now on the custom plan" in ok(moved)
+    assert "is now on the custom plan" in ok(moved) and "over the plan" not in moved.stdout
     assert quota == {"plan": "custom", "dimensions": {"audiences": {"used": 0, "limit": None}}}
     assert "export GURULU_SECRET_KEY=gsk_" in human
     assert refused.returncode == 6 and "GURULU_ADMIN_TOKEN" in refused.stderr

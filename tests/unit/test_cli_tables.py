@@ -114,3 +114,13 @@ def test_every_commands_help_names_its_options_and_variables_whole_at_80_columns
                 assert re.search(rf"{envvar}\s*\]", text), (path, envvar)
         seen += 1
     assert seen > 20
+
+
+def test_a_plan_change_below_the_audiences_running_is_said(monkeypatch):
+    from gurulu.cli.commands import admin
+
+    changed = {"workspace_id": "ws_1", "name": "Shop", "plan": "free", "audience_limit": 3}
+    over = printed(monkeypatch, 120, lambda: admin._changed(changed | {"active_audiences": 4}))
+    assert "It has 4 active audiences, over the plan's 3: they keep running" in " ".join(over)
+    under = printed(monkeypatch, 120, lambda: admin._changed(changed | {"active_audiences": 3}))
+    assert under == ["Workspace Shop (ws_1) is now on the free plan."]

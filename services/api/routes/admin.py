@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request, Response
 
 from gurulu.common.clock import utcnow
 from gurulu.common.errors import Conflict, NotFound
+from gurulu.common.store import audiences as audience_store
 from gurulu.common.store import workspaces
 
 from ..bodies import JsonRoute
@@ -24,6 +25,7 @@ from ..schemas import (
     KeyCreated,
     KeyPublic,
     Page,
+    WorkspaceChanged,
     WorkspaceCreate,
     WorkspaceCreated,
     WorkspacePublic,
@@ -101,8 +103,15 @@ async def _workspace(ctx: ApiContext, workspace_id: str) -> workspaces.Workspace
 @router.patch("/workspaces/{workspace_id}", responses=errors(404))
 async def update_workspace(
     workspace_id: str, body: WorkspaceUpdate, ctx: ContextDep
-) -> WorkspacePublic:
+) -> WorkspaceChanged:
     workspace = await _workspace(ctx, workspace_id)
     changed = replace(workspace, plan=body.plan, updated_at=utcnow())
     await ctx.run(workspaces.save, ctx.db, changed)
-    return WorkspacePublic(workspace_id=changed.workspace_id, name=changed.name, plan=changed.plan)
+    active = await ctx.run(audience_store.count_active, ctx.db, workspace_id)
+    return WorkspaceChanged(
+        workspace_id=changed.workspace_id,
+        name=changed.name,
+        plan=changed.plan,
+        active_audiences=active,
+        audience_limit=changed.audience_limit,
+    )
