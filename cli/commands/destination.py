@@ -171,12 +171,29 @@ def remove(
 
 @app.command()
 def syncs(
-    ctx: typer.Context, audience: AudienceId, destination: DestinationId, json: Json = False
+    ctx: typer.Context,
+    audience: AudienceId,
+    destination: DestinationId,
+    limit: Annotated[int, typer.Option(help="How many syncs at most.", min=1, max=500)] = 50,
+    before: Annotated[
+        str | None,
+        typer.Option(help="The syncs after this sync id (the next page).", show_default=False),
+    ] = None,
+    json: Json = False,
 ) -> None:
-    """A destination's syncs, newest first, with counts and rejected rows."""
+    """A destination's syncs, newest first, with counts and rejected rows, a page at a time."""
     with session(ctx) as api:
-        reply = api.get(f"{_path(audience, destination)}/syncs")
-    output.emit(reply, json, _syncs)
+        reply = api.get(f"{_path(audience, destination)}/syncs", limit=limit, before=before)
+
+    def show(page: dict[str, Any]) -> None:
+        _syncs(page)
+        if page.get("next_before"):
+            output.out.print(
+                f"[dim]Older syncs: gurulu destination syncs {output.text(audience)}"
+                f" {output.text(destination)} --before {page['next_before']}[/]"
+            )
+
+    output.emit(reply, json, show)
 
 
 def _path(audience: str, destination: str) -> str:

@@ -57,6 +57,16 @@ def test_a_webhook_connected_to_an_audience_receives_its_members_and_deltas(syst
     assert [r[2] for r in rows(table)] == ["succeeded", "succeeded"]
     as_json = json.loads(ok(gurulu(system, workspace[1], f"destination syncs {aud} {dest} --json")))
     assert as_json["data"][0]["sync_id"] == latest["sync_id"]
+    newest = api.get(f"{base}/{dest}/syncs", params={"limit": 1}).json()
+    assert [s["sync_id"] for s in newest["data"]] == [latest["sync_id"]] == [newest["next_before"]]
+    older = api.get(f"{base}/{dest}/syncs", params={"limit": 1, "before": latest["sync_id"]})
+    assert [s["sync_id"] for s in older.json()["data"]] == [first["sync_id"]]
+    paged = ok(gurulu(system, workspace[1], f"destination syncs {aud} {dest} --limit 1"))
+    assert f"Older syncs: gurulu destination syncs {aud} {dest} --before {latest['sync_id']}" in (
+        paged.replace("\n", " ")
+    )
+    unknown = api.get(f"{base}/{dest}/syncs", params={"before": "syn_unknown"})
+    assert unknown.status_code == 422 and unknown.json()["error"]["field"] == "before"
     assert SECRET not in listed + table + json.dumps(as_json)
 
     paused = ok(gurulu(system, workspace[1], f"destination pause {aud} {second['id']}"))

@@ -110,12 +110,31 @@ def get(db: ClickHouse, workspace_id: str, audience_id: str, sync_id: str) -> Sy
 
 
 def recent(
-    db: ClickHouse, workspace_id: str, audience_id: str, destination_id: str, limit: int = 100
+    db: ClickHouse,
+    workspace_id: str,
+    audience_id: str,
+    destination_id: str,
+    limit: int = 100,
+    before: Sync | None = None,
 ) -> list[Sync]:
+    """The destination's syncs, the latest requested first; with `before`, those that come
+    after it in that order."""
+    params: dict[str, object] = {
+        "ws": workspace_id,
+        "aud": audience_id,
+        "dest": destination_id,
+        "limit": limit,
+    }
+    after = ""
+    if before is not None:
+        after = " AND (requested_at, sync_id) < ({at:DateTime64(6, 'UTC')}, {sync:String})"
+        params |= {"at": before.requested_at, "sync": before.sync_id}
     rows = db.dicts(
-        _SELECT + " AND destination_id = {dest:String}"
-        " ORDER BY requested_at DESC, sync_id DESC LIMIT {limit:UInt32}",
-        {"ws": workspace_id, "aud": audience_id, "dest": destination_id, "limit": limit},
+        _SELECT
+        + " AND destination_id = {dest:String}"
+        + after
+        + " ORDER BY requested_at DESC, sync_id DESC LIMIT {limit:UInt32}",
+        params,
     )
     return [_sync(row) for row in rows]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query, Response
 
+from gurulu.common.errors import InvalidRequest
 from gurulu.common.store import destinations as store
 from gurulu.common.store import syncs
 from gurulu.common.store.destinations import Destination
@@ -21,7 +22,7 @@ from ..destination_schemas import (
     DestinationPublic,
     DestinationUpdate,
     SyncAccepted,
-    SyncPublic,
+    SyncsPage,
 )
 from ..openapi import errors
 from ..schemas import Page
@@ -97,10 +98,24 @@ async def list_syncs(
     ws: WorkspaceDep,
     ctx: ContextDep,
     limit: int = Query(default=50, ge=1, le=500),
-) -> Page[SyncPublic]:
+    before: str | None = Query(
+        default=None,
+        max_length=200,
+        description="A sync id: the syncs that come after it, newest first (the previous"
+        " page's `next_before`).",
+    ),
+) -> SyncsPage:
     await cases.get(ctx, ws.workspace_id, audience_id, destination_id)
-    found = await ctx.run(syncs.recent, ctx.db, ws.workspace_id, audience_id, destination_id, limit)
-    return Page[SyncPublic](data=[views.sync(s) for s in found])
+    after = None
+    if before is not None:
+        after = await ctx.run(syncs.get, ctx.db, ws.workspace_id, audience_id, before)
+        if after is None or after.destination_id != destination_id:
+            raise InvalidRequest(f"before: no sync {before!r} of this destination", field="before")
+    found = await ctx.run(
+        syncs.recent, ctx.db, ws.workspace_id, audience_id, destination_id, limit, after
+    )
+    more = found[-1].sync_id if len(found) == limit else None
+    return SyncsPage(data=[views.sync(s) for s in found], next_before=more)
 
 
 async def _last_sync(ctx: ApiContext, d: Destination) -> Sync | None:
