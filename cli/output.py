@@ -153,6 +153,12 @@ def text(value: Any) -> str:
     return "—" if value is None or value == "" else escape(visible(str(value)))
 
 
+def older(page: dict[str, Any], what: str, command: str) -> None:
+    """Under a page of a list read newest first, the command for the next page, if any."""
+    if page.get("next_before"):
+        out.print(f"[dim]Older {what}: {command} --before {page['next_before']}[/]")
+
+
 def parse_time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 

@@ -26,6 +26,7 @@ from pydantic import SecretStr, ValidationError
 from rich.console import Console
 from rich.markup import escape
 
+from gurulu.api.errors import plain_message
 from gurulu.common import crypto, logs, requests
 from gurulu.common.clickhouse import ClickHouse
 from gurulu.common.clock import utcnow
@@ -269,7 +270,7 @@ def _settings(**overrides: object) -> Settings:
     except ValidationError as error:
         for problem in error.errors():
             name = "GURULU_" + "_".join(str(part) for part in problem["loc"]).upper()
-            message = problem["msg"].removeprefix("Value error, ")
+            message = plain_message(problem["msg"])
             console.print(f"[red]Error:[/] {name}: {escape(message)}")
         raise typer.Exit(2) from None
 

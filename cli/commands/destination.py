@@ -187,11 +187,8 @@ def syncs(
 
     def show(page: dict[str, Any]) -> None:
         _syncs(page)
-        if page.get("next_before"):
-            output.out.print(
-                f"[dim]Older syncs: gurulu destination syncs {output.text(audience)}"
-                f" {output.text(destination)} --before {page['next_before']}[/]"
-            )
+        command = f"gurulu destination syncs {output.text(audience)} {output.text(destination)}"
+        output.older(page, "syncs", command)
 
     output.emit(reply, json, show)
 

@@ -36,11 +36,7 @@ def runs(
 
     def show(page: dict[str, Any]) -> None:
         _runs(page)
-        if page.get("next_before"):
-            output.out.print(
-                f"[dim]Older runs: gurulu audience runs {output.text(audience)}"
-                f" --before {page['next_before']}[/]"
-            )
+        output.older(page, "runs", f"gurulu audience runs {output.text(audience)}")
 
     output.emit(reply, json, show)
 

@@ -81,11 +81,3 @@ class DestinationCreated(DestinationPublic):
 class SyncAccepted(BaseModel):
     sync_id: str
     run_id: str
-
-
-class SyncsPage(BaseModel):
-    """A page of syncs; `next_before` is the sync to ask `?before=` for the next page (the
-    page's last), or null when there is none."""
-
-    data: list[SyncPublic]
-    next_before: str | None = None

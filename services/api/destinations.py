@@ -32,7 +32,7 @@ from gurulu.common.streams import publish
 from . import audiences
 from .context import ApiContext
 from .destination_schemas import DestinationCreate, DestinationUpdate
-from .errors import plain_message
+from .errors import problems
 
 # Fields that name where the members go: a new target starts from nothing, so it is a
 # new destination rather than an edit of this one.
@@ -161,16 +161,10 @@ def _seal(
     try:
         parsed = model.model_validate(config)
     except ValidationError as error:
-        problems = [
-            {
-                "field": ".".join(["config", *(str(p) for p in found.get("loc", ()))]),
-                "message": plain_message(found.get("msg", "invalid")),
-            }
-            for found in error.errors()
-        ]
-        first = problems[0]
+        listed = problems(error.errors(), within=("config",))
+        first = listed[0]
         raise InvalidRequest(
-            f"{first['field']}: {first['message']}", field=first["field"], errors=problems
+            f"{first['field']}: {first['message']}", field=first["field"], errors=listed
         ) from None
     public = parsed.model_dump(exclude_none=True)
     hidden = {name: str(public.pop(name)) for name in model.SECRETS if name in public}

@@ -6,6 +6,7 @@ request id)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -58,20 +59,26 @@ async def _gurulu(request: Request, error: Exception) -> JSONResponse:
     return error_response(error.status, error.code, error.message, **details)
 
 
+def problems(errors: Sequence[Mapping[str, Any]], within: tuple[str, ...] = ()) -> list[dict]:
+    """Validation errors as the API lists them: each a dotted field (inside `within`) and
+    a message for people."""
+    return [
+        {
+            "field": _field((*within, *found.get("loc", ()))),
+            "message": plain_message(found.get("msg", "invalid")),
+        }
+        for found in errors
+    ]
+
+
 async def _validation(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
-    problems = [
-        {
-            "field": _field(tuple(e.get("loc", ()))),
-            "message": plain_message(e.get("msg", "invalid")),
-        }
-        for e in error.errors()
-    ]
-    first = problems[0] if problems else {"field": "body", "message": "invalid request"}
+    listed = problems(error.errors())
+    first = listed[0] if listed else {"field": "body", "message": "invalid request"}
     if first["message"].startswith("JSON decode error"):
         first = {"field": "body", "message": "the body is not valid JSON"}
     message = f"{first['field']}: {first['message']}"
-    return error_response(422, "invalid_request", message, field=first["field"], errors=problems)
+    return error_response(422, "invalid_request", message, field=first["field"], errors=listed)
 
 
 async def _http(request: Request, error: Exception) -> JSONResponse:

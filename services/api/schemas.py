@@ -278,8 +278,8 @@ class Page(BaseModel, Generic[T]):
     data: list[T]
 
 
-class RunsPage(Page[RunPublic]):
-    """A page of runs; `next_before` is the run to ask `?before=` for the next page (the
-    page's last), or null when there is none."""
+class PageBefore(Page[T], Generic[T]):
+    """A page of a list read newest first; `next_before` is the id to ask `?before=` for
+    the next page (the page's last), or null when there is none."""
 
     next_before: str | None = None

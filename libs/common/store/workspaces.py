@@ -89,11 +89,16 @@ def issue_key(db: ClickHouse, workspace_id: str) -> tuple[str, Key]:
     return f"gsk_{made.key_id}_{secret}", made
 
 
-def key_id_of(key: str) -> str:
-    """The id part of a secret key (`gsk_<id>_<secret>`); "" when it is not shaped so."""
+def _parts(key: str) -> tuple[str, str]:
+    """A secret key's id and secret (`gsk_<id>_<secret>`); empty when it is not shaped so."""
     prefix, _, rest = key.partition("_")
     key_id, _, secret = rest.partition("_")
-    return key_id if prefix == "gsk" and len(key_id) == 16 and secret else ""
+    return (key_id, secret) if prefix == "gsk" and len(key_id) == 16 and secret else ("", "")
+
+
+def key_id_of(key: str) -> str:
+    """The id part of a secret key; "" when it is not shaped as one."""
+    return _parts(key)[0]
 
 
 def keys(db: ClickHouse, workspace_id: str) -> list[Key]:
@@ -120,10 +125,9 @@ def revoke_key(db: ClickHouse, workspace_id: str, key_id: str) -> bool:
 
 
 def authenticate(db: ClickHouse, key: str) -> Workspace | None:
-    key_id = key_id_of(key)
+    key_id, secret = _parts(key)
     if not key_id:
         return None
-    secret = key.split("_", 2)[2]
     row = db.one(
         "SELECT workspace_id, secret_hash FROM workspace_keys FINAL WHERE key_id = {id:String}",
         {"id": key_id},

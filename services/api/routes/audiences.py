@@ -21,10 +21,11 @@ from ..schemas import (
     AudienceUpdate,
     DailyPublic,
     Page,
+    PageBefore,
     QuotaDimension,
     QuotaPublic,
     RefreshAccepted,
-    RunsPage,
+    RunPublic,
 )
 
 router = APIRouter(
@@ -106,7 +107,7 @@ async def list_runs(
         description="A run id: the runs that come after it, newest first (the previous"
         " page's `next_before`).",
     ),
-) -> RunsPage:
+) -> PageBefore[RunPublic]:
     await audiences.get(ctx, ws.workspace_id, audience_id)
     after = None
     if before is not None:
@@ -115,7 +116,7 @@ async def list_runs(
             raise InvalidRequest(f"before: no run {before!r} of this audience", field="before")
     found = await ctx.run(runs.recent, ctx.db, ws.workspace_id, audience_id, limit, after)
     more = found[-1].run_id if len(found) == limit else None
-    return RunsPage(data=[views.run(r) for r in found], next_before=more)
+    return PageBefore[RunPublic](data=[views.run(r) for r in found], next_before=more)
 
 
 @router.get("/audiences/{audience_id}/changes", responses=errors(404))

@@ -22,10 +22,10 @@ from ..destination_schemas import (
     DestinationPublic,
     DestinationUpdate,
     SyncAccepted,
-    SyncsPage,
+    SyncPublic,
 )
 from ..openapi import errors
-from ..schemas import Page
+from ..schemas import Page, PageBefore
 
 router = APIRouter(
     prefix="/v1/audiences/{audience_id}/destinations",
@@ -104,7 +104,7 @@ async def list_syncs(
         description="A sync id: the syncs that come after it, newest first (the previous"
         " page's `next_before`).",
     ),
-) -> SyncsPage:
+) -> PageBefore[SyncPublic]:
     await cases.get(ctx, ws.workspace_id, audience_id, destination_id)
     after = None
     if before is not None:
@@ -115,7 +115,7 @@ async def list_syncs(
         syncs.recent, ctx.db, ws.workspace_id, audience_id, destination_id, limit, after
     )
     more = found[-1].sync_id if len(found) == limit else None
-    return SyncsPage(data=[views.sync(s) for s in found], next_before=more)
+    return PageBefore[SyncPublic](data=[views.sync(s) for s in found], next_before=more)
 
 
 async def _last_sync(ctx: ApiContext, d: Destination) -> Sync | None:
