@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from gurulu.common.errors import GuruluError, InvalidRequest
 
 from ..destination_schemas import DestinationCreate
-from ..errors import plain_message
+from ..errors import plain_message, problems
 from .format import kind as kind_name
 
 
@@ -195,9 +195,9 @@ def request(form: dict[str, str]) -> DestinationCreate:
     try:
         return DestinationCreate.model_validate(body)
     except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(part) for part in first.get("loc", ())) or "body"
-        raise InvalidRequest(f"{where}: {first.get('msg', 'invalid')}", field=where) from None
+        first = problems(error.errors())[0]
+        where = first["field"]
+        raise InvalidRequest(f"{where}: {first['message']}", field=where) from None
 
 
 def refused(form: dict[str, str], error: GuruluError) -> Connect:
